@@ -1,0 +1,26 @@
+"""Transports: one module per protocol, loaded lazily by name.
+
+`load(name)` returns the adapter class registered under `name` in ALIASES ("module:Class",
+imported on first use, as kombu's TRANSPORT_ALIASES); an unknown name is a ConfigError that
+names the closest known one.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from gateway.errors import ConfigError
+
+ALIASES: dict[str, str] = {}
+
+
+def load(name: str) -> type:
+    """The adapter class for a transport name, imported on first use."""
+    try:
+        target = ALIASES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(ALIASES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(ALIASES))})"
+        raise ConfigError(f"unknown transport {name!r}{hint}") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,84 @@
+"""The `gateway` command: parses arguments, dispatches to a command module, maps errors.
+
+Each module listed in COMMAND_MODULES has `register(subparsers)`, which adds its commands
+with `set_defaults(func=handler)`; a handler takes the parsed args and returns an exit code.
+Exit codes: 0 success, 1 the input is invalid or an operation failed, 2 usage or
+configuration error, 130 interrupted. Errors are one clear line on stderr, never a traceback
+(set GATEWAY_DEBUG=1 to see one).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from . import __version__
+from .errors import ConfigError, GatewayError, NotFound
+
+COMMAND_MODULES = (
+    "gateway.commands.library",
+)
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Raised by handlers for wrong arguments that argparse could not catch."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered command."""
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description="XÖV gateway: build, validate, sign, store and exchange messages between authorities.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config", metavar="FILE", default=os.environ.get("GATEWAY_CONFIG"),
+        help="gateway.toml (default: $GATEWAY_CONFIG, else embedded defaults)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("gateway: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UsageError, ConfigError) as exc:
+        _debug()
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (GatewayError, OSError) as exc:
+        _debug()
+        kind = "not found: " if isinstance(exc, NotFound) else ""
+        print(f"gateway {args.command}: {kind}{_describe(exc)}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def _debug() -> None:
+    if os.environ.get("GATEWAY_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The gateway's exception tree, grouped by what the caller does next.
+
+    GatewayError                      base of everything the gateway raises on purpose
+    ├── MessageError                  the message or record is wrong: reject, never retry
+    │   ├── XmlSecurityError          refused by the hardened parser (DTD, entity, size, depth)
+    │   ├── ValidationFailed          schema, code list or business rule violations (.issues)
+    │   ├── MappingError              a record cannot become a message or back (.path)
+    │   └── SignatureError            missing, invalid, untrusted or unsafe signature
+    ├── DeliveryError                 raised by adapters at their edge
+    │   ├── RetryLater                partner unreachable or busy (timeouts, 5xx, 429)
+    │   └── Refused                   partner refused the message (4xx, fault): dead-letter
+    ├── StateError                    an illegal state transition: a bug, never user input
+    ├── NotFound                      no such message, partner, type, key
+    └── ConfigError                   the configuration is wrong: refuse to start
+
+Library exceptions (lxml, aiohttp, zeep, OSError) are translated into these at the edge of
+the module that calls the library; none of them escapes to the CLI, the server or the
+scheduler.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a message or record: where, what, and which check found it."""
+
+    message: str
+    path: str = ""          # record field path (antragsteller.anschrift.plz) or XML path
+    line: int | None = None  # XML source line, when the input was XML text
+    check: str = "schema"   # parse | schema | codelist | rule | schematron | mapping | signature
+
+    def format(self, source: str = "") -> str:
+        """Render as `SOURCE:LINE: path: message` (parts that are unknown are left out)."""
+        where = ":".join(p for p in (source, str(self.line) if self.line else "") if p)
+        parts = [p for p in (where, self.path, self.message) if p]
+        return ": ".join(parts)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form for `--json` output and API problem details."""
+        return {"path": self.path, "line": self.line, "check": self.check, "message": self.message}
+
+
+class GatewayError(Exception):
+    """Base class of every error the gateway raises on purpose."""
+
+
+class MessageError(GatewayError):
+    """The message or record is wrong; retrying cannot help."""
+
+
+class XmlSecurityError(MessageError):
+    """Input refused by the hardened XML parser (DTD, entity, size, depth, malformed)."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+class ValidationFailed(MessageError):
+    """The message violates its schema, code lists or business rules."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = list(issues)
+        first = self.issues[0].format() if self.issues else "invalid"
+        more = f" (+{len(self.issues) - 1} more)" if len(self.issues) > 1 else ""
+        super().__init__(first + more)
+
+
+class MappingError(MessageError):
+    """A record cannot be turned into a message (or a message into a record)."""
+
+    def __init__(self, message: str, path: str = ""):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.reason = message
+
+
+class SignatureError(MessageError):
+    """The signature is missing, invalid, unsafe or from a signer we do not trust."""
+
+
+class DeliveryError(GatewayError):
+    """Base of the errors adapters raise; the subclass says whether to retry."""
+
+    def __init__(self, message: str, *, code: str = "", detail: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
+
+
+class RetryLater(DeliveryError):
+    """The partner is unreachable or busy; the same message may succeed later."""
+
+
+class Refused(DeliveryError):
+    """The partner refused the message; retrying the same bytes will not help."""
+
+
+class StateError(GatewayError):
+    """An illegal state transition was attempted (a bug, not bad input)."""
+
+
+class NotFound(GatewayError):
+    """A message, partner, type or key that was asked for does not exist."""
+
+
+class ConfigError(GatewayError):
+    """The configuration is invalid; the gateway refuses to start."""
