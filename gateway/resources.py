@@ -1,0 +1,12 @@
+"""Where the files shipped with the gateway live (schemas, WSDL, code lists, examples)."""
+from __future__ import annotations
+
+import importlib.resources
+from functools import cache
+from pathlib import Path
+
+
+@cache
+def xsd_dir() -> Path:
+    """The folder of the `xsd/` data package (schemas, WSDL, code lists, catalog)."""
+    return Path(str(importlib.resources.files("gateway.xsd")))

@@ -1,0 +1,1 @@
+"""XSD schemas, WSDL and code lists shipped with the gateway (data package)."""
