@@ -39,9 +39,62 @@ class SchemasSection:
     max_depth: int = 64                    # hardened-parser depth limit
 
 
+@dataclass(frozen=True, slots=True)
+class TrustSpec:
+    """[partners."ID".trust]: whom we believe when a message claims to come from this partner."""
+
+    certificates: tuple[str, ...] = ()     # pinned PEM certificates (several during rollover)
+    cas: tuple[str, ...] = ()              # CA certificates (PEM) that issue the partner's certs
+    subject: str = ""                      # expected subject (RFC 4514) when trusting via a CA
+    crls: tuple[str, ...] = ()             # CRL files (PEM or DER) checked for the CAs
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerSpec:
+    """[partners."ID"]: one entry of the partner directory (DVDV style)."""
+
+    id: str                                # kennung, e.g. "ags:09000009" or "psw:01234567"
+    name: str = ""
+    endpoints: tuple[str, ...] = ()        # URLs, tried in order
+    transport: str = "http"                # adapter name (http, soap, xta, folder, memory)
+    accepts: tuple[str, ...] = ()          # message type ids the partner accepts ("*" = any)
+    trust: TrustSpec = TrustSpec()
+    client_cert: str = ""                  # mutual TLS: certificate (PEM) presented to the partner
+    client_key: str = ""                   # its key (PEM)
+    options: tuple[tuple[str, str], ...] = ()  # transport-specific settings, e.g. XTA provider
+
+    @classmethod
+    def from_table(cls, pid: str, data: Mapping[str, Any], where: str) -> "PartnerSpec":
+        """Build from the TOML table of one partner."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        data = dict(data)
+        trust = build_dataclass(TrustSpec, data.pop("trust", {}), f"{where}.trust")
+        options = data.pop("options", {})
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"{where}.options: must be a table")
+        if "id" in data:
+            raise ConfigError(f"{where}: the id is the table name, do not repeat it as a key")
+        spec = build_dataclass(cls, {"id": pid, **data}, where)
+        return dataclasses.replace(spec, trust=trust,
+                                   options=tuple((str(k), str(v)) for k, v in options.items()))
+
+
+class PartnersSection(dict):
+    """[partners]: partner id -> PartnerSpec."""
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "PartnersSection":
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table of partners")
+        return cls({pid: PartnerSpec.from_table(pid, table, f'{where[:-1]}."{pid}"]')
+                    for pid, table in data.items()})
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
+    "partners": PartnersSection,
 }
 
 
