@@ -91,10 +91,44 @@ class PartnersSection(dict):
                     for pid, table in data.items()})
 
 
+@dataclass(frozen=True, slots=True)
+class ServerSection:
+    """[server]: the inbound HTTP/SOAP server, its TLS and the backend API."""
+
+    host: str = "127.0.0.1"                # listen address (loopback unless told otherwise)
+    port: int = 8480                       # 0 = any free port (written to data_dir/server.url)
+    public_url: str = ""                   # how partners reach us (WSDL address); default from host/port
+    max_body_bytes: int = 10 * 1024 * 1024  # larger requests are refused with 413
+    tls_cert: str = ""                     # server certificate chain (PEM); enables HTTPS
+    tls_key: str = ""                      # its private key (PEM)
+    tls_key_password: str = ""             # secret reference: env:NAME or file:PATH
+    client_ca: str = ""                    # mutual TLS: CA (PEM) that issues partners' client certs
+    require_client_cert: bool = False      # refuse TLS clients without a certificate from client_ca
+    api_token: str = ""                    # secret reference for the backend API (default: data_dir/api-token)
+    shutdown_timeout: float = 10.0         # seconds to finish requests in flight on shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySection:
+    """[delivery]: sending to partners: timeouts, TLS trust, retries with backoff."""
+
+    connect_timeout: float = 10.0          # seconds to open a connection
+    timeout: float = 60.0                  # seconds for the whole exchange incl. the receipt
+    ca_file: str = ""                      # CA bundle (PEM) for partners' HTTPS servers (default: system)
+    max_attempts: int = 12                 # then the message is dead
+    backoff_initial: float = 5.0           # seconds before the first retry
+    backoff_factor: float = 2.0            # growth per attempt
+    backoff_max: float = 3600.0            # ceiling of one wait
+    drain_interval: float = 2.0            # seconds between outbox scans of `gateway serve`
+    batch: int = 20                        # messages claimed per scan
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
     "partners": PartnersSection,
+    "server": ServerSection,
+    "delivery": DeliverySection,
 }
 
 
