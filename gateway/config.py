@@ -123,12 +123,52 @@ class DeliverySection:
     batch: int = 20                        # messages claimed per scan
 
 
+@dataclass(frozen=True, slots=True)
+class OwnKeySpec:
+    """[[keys.own]]: one own signing key, its certificate and the window in which we sign with it."""
+
+    file: str                              # private key: PEM (may also hold the certificates) or PKCS#12 (.p12/.pfx)
+    cert: str = ""                         # certificate PEM (+ intermediates) when not inside `file`
+    password: str = ""                     # secret reference: env:NAME or file:PATH ('' = unencrypted)
+    valid_from: str = ""                   # ISO 8601 date/time; default: the certificate's notBefore
+    valid_until: str = ""                  # ISO 8601 date/time; default: the certificate's notAfter
+
+
+@dataclass(frozen=True, slots=True)
+class KeysSection:
+    """[keys]: our own signing keys and how we sign (see docs/signing.md)."""
+
+    own: tuple[OwnKeySpec, ...] = ()       # empty: data_dir/keys/signing.{key,cert}.pem from `gateway keys init`
+    signature_algorithm: str = "auto"      # auto (by key type) | ecdsa-sha256 | rsa-sha256 | rsa-pss-sha256 | ...
+    xades: bool = False                    # add XAdES-BES properties to every signature
+    xades_partners: tuple[str, ...] = ()   # ... or only to messages for these partner ids
+    expiry_warning_days: int = 30          # `gateway keys list` flags certificates expiring within this window
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "KeysSection":
+        """Build from the [keys] table, with its [[keys.own]] array of tables."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        data = dict(data)
+        own = data.pop("own", [])
+        if not isinstance(own, list):
+            raise ConfigError(f"{where} own: write one [[keys.own]] table per key")
+        specs = []
+        for i, table in enumerate(own):
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{where} own[{i}]: must be a table")
+            table = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in table.items()}
+            specs.append(build_dataclass(OwnKeySpec, table, f"{where[:-1]}.own[{i}]]"))
+        return dataclasses.replace(build_dataclass(cls, data, where), own=tuple(specs))
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
     "partners": PartnersSection,
     "server": ServerSection,
     "delivery": DeliverySection,
+    "keys": KeysSection,
 }
 
 
