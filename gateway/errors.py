@@ -10,6 +10,8 @@
     │   ├── RetryLater                partner unreachable or busy (timeouts, 5xx, 429)
     │   └── Refused                   partner refused the message (4xx, fault): dead-letter
     ├── StateError                    an illegal state transition: a bug, never user input
+    │   └── LeaseLost                 another node took the message over after our lease expired
+    ├── StoreCorrupted                stored data failed its integrity check (digest, hash chain)
     ├── NotFound                      no such message, partner, type, key
     └── ConfigError                   the configuration is wrong: refuse to start
 
@@ -100,6 +102,14 @@ class Refused(DeliveryError):
 
 class StateError(GatewayError):
     """An illegal state transition was attempted (a bug, not bad input)."""
+
+
+class LeaseLost(StateError):
+    """This node's lease on a message expired and another node took the message over."""
+
+
+class StoreCorrupted(GatewayError):
+    """Stored data failed its integrity check (payload digest, audit hash chain)."""
 
 
 class NotFound(GatewayError):
