@@ -162,6 +162,44 @@ class KeysSection:
         return dataclasses.replace(build_dataclass(cls, data, where), own=tuple(specs))
 
 
+@dataclass(frozen=True, slots=True)
+class StoreSection:
+    """[store]: where messages, their history and the audit log are kept (docs/store.md)."""
+
+    url: str = ""                          # "" = SQLite file gateway.db in data_dir; postgresql://host/db
+    payload_inline_max: int = 64 * 1024    # bytes; larger payloads become files under data_dir/payloads
+    auto_upgrade: bool = True              # `gateway serve` migrates the schema on start
+    lease_seconds: float = 300.0           # a claimed message belongs to one node this long
+    archive_dir: str = ""                  # zip exports before purging; "" = data_dir/archive
+    retention: tuple[tuple[str, int], ...] = ()  # [store.retention] final state = days (absent: keep)
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "StoreSection":
+        """Build from the [store] table; [store.retention] maps final states to days."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        data = dict(data)
+        table = data.pop("retention", {})
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where[:-1]}.retention]: must be a table of state = days")
+        from .model import FINAL
+        finals = sorted(set().union(*FINAL.values()))
+        for state, days in table.items():
+            if state not in finals:
+                raise ConfigError(f"{where[:-1]}.retention]: {state!r} is not a final state"
+                                  f"{_hint(state, finals)}; final states: {', '.join(finals)}")
+            if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+                raise ConfigError(f"{where[:-1]}.retention] {state}: expected whole days >= 1")
+        section = build_dataclass(cls, data, where)
+        if section.payload_inline_max < 0 or section.lease_seconds <= 0:
+            raise ConfigError(f"{where}: payload_inline_max must be >= 0 and lease_seconds > 0")
+        return dataclasses.replace(section, retention=tuple(sorted(table.items())))
+
+    def retention_days(self, state: str) -> int | None:
+        """Days a final message in `state` is kept, or None: kept for ever."""
+        return dict(self.retention).get(str(state))
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
@@ -169,6 +207,7 @@ SECTIONS: dict[str, type] = {
     "server": ServerSection,
     "delivery": DeliverySection,
     "keys": KeysSection,
+    "store": StoreSection,
 }
 
 
