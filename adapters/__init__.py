@@ -11,7 +11,11 @@ import importlib
 
 from gateway.errors import ConfigError
 
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {
+    "http": "adapters.http:HttpSender",
+    "soap": "adapters.soap:SoapSender",
+    "memory": "adapters.memory:MemorySender",
+}
 
 
 def load(name: str) -> type:
