@@ -1,0 +1,152 @@
+"""A small development PKI: CA, signing certificates and CRLs made with `cryptography`.
+
+Used by `gateway keys init` (embedded default and demo) and by the tests, which make their
+keys per session instead of committing certificates that expire. Not a production CA.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from .errors import ConfigError
+
+KEY_KINDS = ("ecdsa", "rsa")
+
+
+def new_key(kind: str = "ecdsa", bits: int = 3072):
+    """A fresh private key: ECDSA P-256 (default) or RSA with `bits` bits."""
+    if kind == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    raise ValueError(f"key kind {kind!r} is not one of {', '.join(KEY_KINDS)}")
+
+
+def name(subject: str) -> x509.Name:
+    """An X.509 name from its RFC 4514 form ('CN=Gateway,O=Stadt')."""
+    return x509.Name.from_rfc4514_string(subject)
+
+
+def issue(issuer_key, subject: str, public_key, *, now: datetime, days: int = 365,
+          issuer: x509.Certificate | None = None, ca: bool = False, serial: int | None = None,
+          not_before: datetime | None = None) -> x509.Certificate:
+    """A certificate for `public_key`, signed by `issuer_key` (self-signed when issuer is None)."""
+    start = not_before or now - timedelta(minutes=5)
+    subject_name = name(subject)
+    issuer_name = issuer.subject if issuer is not None else subject_name
+    signer_public = issuer.public_key() if issuer is not None else public_key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject_name)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(serial or x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_public), critical=False)
+    )
+    if ca:
+        usage = dict(key_cert_sign=True, crl_sign=True, digital_signature=False, content_commitment=False)
+    else:
+        usage = dict(key_cert_sign=False, crl_sign=False, digital_signature=True, content_commitment=True)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False)
+    builder = builder.add_extension(x509.KeyUsage(key_encipherment=False, data_encipherment=False,
+                                                  key_agreement=False, encipher_only=False,
+                                                  decipher_only=False, **usage), critical=True)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def make_crl(ca_key, ca_cert: x509.Certificate, revoked: dict[int, datetime], *, now: datetime,
+             next_update: datetime | None = None) -> x509.CertificateRevocationList:
+    """A CRL of `ca_cert` listing the serial numbers in `revoked` (serial -> revocation date)."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - timedelta(minutes=5))
+        .next_update(next_update or now + timedelta(days=7))
+    )
+    for serial, when in revoked.items():
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def key_pem(key, password: bytes | None = None) -> bytes:
+    """PKCS#8 PEM of a private key, encrypted when a password is given."""
+    encryption = (serialization.BestAvailableEncryption(password) if password
+                  else serialization.NoEncryption())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def cert_pem(*certs: x509.Certificate) -> bytes:
+    """PEM of one or more certificates, concatenated."""
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+@dataclass(frozen=True, slots=True)
+class DevFile:
+    """One file written by `write_dev_keys`, with what it holds."""
+
+    path: Path
+    what: str
+
+
+DEV_FILES = ("ca.key.pem", "ca.cert.pem", "signing.key.pem", "signing.cert.pem")
+
+
+def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name: str,
+                   now: datetime, days: int = 365) -> list[DevFile]:
+    """Make a development CA and a gateway signing key/certificate in `folder`; never overwrite."""
+    existing = [folder / f for f in DEV_FILES if (folder / f).exists()]
+    if existing:
+        raise ConfigError(f"refusing to overwrite existing key material: {', '.join(map(str, existing))}")
+    ca_key, key = new_key(kind), new_key(kind)
+    ca_subject = f"CN=Development CA of {_escape(authority_name)},O=xoev-gateway development"
+    subject = f"CN={_escape(authority_name)},OU={_escape(authority_id)},O=xoev-gateway development"
+    ca_cert = issue(ca_key, ca_subject, ca_key.public_key(), now=now, days=days * 2, ca=True)
+    cert = issue(ca_key, subject, key.public_key(), now=now, days=days, issuer=ca_cert)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [
+        (DEV_FILES[0], key_pem(ca_key), f"development CA private key ({_describe(ca_key)})"),
+        (DEV_FILES[1], cert_pem(ca_cert), f"development CA certificate {ca_cert.subject.rfc4514_string()}"
+                                          f", valid until {ca_cert.not_valid_after_utc:%Y-%m-%d}"),
+        (DEV_FILES[2], key_pem(key), f"gateway signing private key ({_describe(key)})"),
+        (DEV_FILES[3], cert_pem(cert, ca_cert), f"gateway signing certificate {cert.subject.rfc4514_string()}"
+                                                f" + CA, valid until {cert.not_valid_after_utc:%Y-%m-%d}"),
+    ]
+    result = []
+    for filename, data, what in written:
+        path = folder / filename
+        _write_new(path, data, private=filename.endswith("key.pem"))
+        result.append(DevFile(path, what))
+    return result
+
+
+def _write_new(path: Path, data: bytes, *, private: bool) -> None:
+    """Create `path` exclusively (never replacing a file), mode 0600 for private keys."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _describe(key) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return f"ECDSA {key.curve.name}"
+    return f"RSA {key.key_size} bits"
+
+
+def _escape(value: str) -> str:
+    """Escape RFC 4514 special characters in an attribute value."""
+    out = "".join("\\" + ch if ch in ',+"\\<>;=' else ch for ch in value)
+    return ("\\" + out) if out[:1] in ("#", " ") else out

@@ -1,0 +1,152 @@
+"""Structural checks on a signed document before any cryptography runs.
+
+XML-DSig lets a signature point anywhere; the gateway allows exactly one shape (W3C
+"XML Signature Best Practices", sections 2.1-2.3): one enveloped `ds:Signature`, a direct
+child of the root, whose single document reference covers the whole document (URI "" or
+the root's Id), allowed algorithms and transforms only, ids unique in the document. XAdES
+adds references to its SignedProperties and KeyInfo, which must lie inside that signature.
+Every refusal names the check that failed and where.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import Counter
+from dataclasses import dataclass
+
+from cryptography import x509
+from lxml import etree
+
+from .algorithms import C14N_METHODS, DIGESTS, SIGNATURE_METHODS, TRANSFORMS, refusal
+from .errors import SignatureError
+
+DS = "{http://www.w3.org/2000/09/xmldsig#}"
+XADES = "{http://uri.etsi.org/01903/v1.3.2#}"
+ID_ATTRIBUTES = "//@*[local-name()='Id' or local-name()='ID' or local-name()='id']"
+_ids = etree.XPath(ID_ATTRIBUTES)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureShape:
+    """The one signature of a document, after the structural checks passed."""
+
+    signature: etree._Element
+    method: str                                 # SignatureMethod URI
+    certificates: tuple[x509.Certificate, ...]  # signing certificate first, then intermediates
+    document_reference: int                     # index of the reference covering the document
+    references: int
+    xades: bool
+
+
+def inspect(root: etree._Element) -> SignatureShape:
+    """Check the signature's place, algorithms, references and ids; raise SignatureError if off."""
+    signature = _the_signature(root)
+    _unique_ids(root)
+    signed_info = _one(signature, "SignedInfo")
+    c14n = _one(signed_info, "CanonicalizationMethod").get("Algorithm", "")
+    if c14n not in {m.value for m in C14N_METHODS}:
+        raise SignatureError(f"canonicalization {c14n or '(none)'} is not allowed (comments are never signed)")
+    method = _one(signed_info, "SignatureMethod").get("Algorithm", "")
+    reason = refusal(method, "signature method", SIGNATURE_METHODS)
+    if reason:
+        raise SignatureError(reason)
+    xades = signature.find(f"{DS}Object/{XADES}QualifyingProperties") is not None
+    references = signed_info.findall(f"{DS}Reference")
+    document = [i for i, ref in enumerate(references) if _check_reference(ref, root, signature, xades)]
+    if not document:
+        raise SignatureError("the signature does not cover the document (no reference to the root element)")
+    if len(document) > 1:
+        raise SignatureError(f"the signature references the document {len(document)} times; exactly once is allowed")
+    return SignatureShape(signature, method, _certificates(signature), document[0], len(references), xades)
+
+
+def _the_signature(root: etree._Element) -> etree._Element:
+    if root.tag == f"{DS}Signature":
+        raise SignatureError("the root element is a ds:Signature (enveloping); only enveloped signatures are accepted")
+    found = list(root.iter(f"{DS}Signature"))
+    if not found:
+        raise SignatureError("no signature: the document carries no ds:Signature")
+    if len(found) > 1:
+        where = ", ".join(path_of(s) for s in found)
+        raise SignatureError(f"{len(found)} signatures found ({where}); exactly one is allowed")
+    signature = found[0]
+    if signature.getparent() is not root:
+        raise SignatureError(f"signature is at {path_of(signature)}, not directly under the root element")
+    return signature
+
+
+def _unique_ids(root: etree._Element) -> None:
+    counts = Counter(str(v) for v in _ids(root))
+    duplicates = sorted(v for v, n in counts.items() if n > 1)
+    if duplicates:
+        raise SignatureError(f"duplicate id {duplicates[0]!r} ({counts[duplicates[0]]} elements): "
+                             f"ids must be unique (signature wrapping attempt?)")
+
+
+def _check_reference(ref: etree._Element, root: etree._Element, signature: etree._Element, xades: bool) -> bool:
+    """Check one Reference; True when it is the reference covering the whole document."""
+    uri = ref.get("URI")
+    digest = _one(ref, "DigestMethod").get("Algorithm", "")
+    reason = refusal(digest, "digest method", DIGESTS)
+    if reason:
+        raise SignatureError(reason)
+    for transform in ref.iterfind(f"{DS}Transforms/{DS}Transform"):
+        algorithm = transform.get("Algorithm", "")
+        if algorithm not in TRANSFORMS:
+            raise SignatureError(f"transform {algorithm or '(none)'} is not allowed in reference {uri!r}")
+    if uri is None or (uri and not uri.startswith("#")):
+        raise SignatureError(f"reference URI {uri!r} is not allowed; only same-document references are")
+    if uri == "" or _root_id(root) == uri[1:]:
+        return True
+    target = _by_id(root, uri[1:])
+    if target is None:
+        raise SignatureError(f"reference {uri} points at no element")
+    inside = any(a is signature for a in target.iterancestors())
+    if xades and inside and target.tag in (f"{XADES}SignedProperties", f"{DS}KeyInfo"):
+        return False
+    raise SignatureError(f"reference {uri} points at {path_of(target)}, not at the whole document "
+                         f"(only the root element may be signed)")
+
+
+def _root_id(root: etree._Element) -> str | None:
+    for name in ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id"):
+        if root.get(name) is not None:
+            return root.get(name)
+    return None
+
+
+def _by_id(root: etree._Element, value: str) -> etree._Element | None:
+    hits = root.xpath("//*[@*[local-name()='Id' or local-name()='ID' or local-name()='id']=$v]", v=value)
+    return hits[0] if hits else None
+
+
+def _certificates(signature: etree._Element) -> tuple[x509.Certificate, ...]:
+    nodes = signature.findall(f"{DS}KeyInfo/{DS}X509Data/{DS}X509Certificate")
+    if not nodes:
+        raise SignatureError("the signature carries no certificate (KeyInfo/X509Data/X509Certificate)")
+    certs = []
+    for node in nodes:
+        try:
+            certs.append(x509.load_der_x509_certificate(base64.b64decode("".join((node.text or "").split()))))
+        except (ValueError, binascii.Error) as exc:
+            raise SignatureError(f"X509Certificate in the signature is not a certificate ({exc})") from None
+    issuers = {c.issuer for c in certs}
+    leaves = [c for c in certs if c.subject not in issuers]  # issues no other certificate given
+    leaf = leaves[0] if leaves else certs[0]
+    return (leaf, *(c for c in certs if c is not leaf))
+
+
+def _one(parent: etree._Element, local: str) -> etree._Element:
+    found = parent.findall(f"{DS}{local}")
+    if len(found) != 1:
+        raise SignatureError(f"malformed signature: expected one ds:{local} in {path_of(parent)}, found {len(found)}")
+    return found[0]
+
+
+def path_of(element: etree._Element) -> str:
+    """A readable path of an element: /Root/Child/ds:Signature (local names, 'ds:' for XML-DSig)."""
+    parts = []
+    for el in (element, *element.iterancestors()):
+        qname = etree.QName(el)
+        parts.append(("ds:" if el.tag.startswith(DS) else "") + qname.localname)
+    return "/" + "/".join(reversed(parts))
