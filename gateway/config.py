@@ -37,6 +37,7 @@ class SchemasSection:
     standards: tuple[str, ...] = ()        # folders, each with a standard.toml
     max_bytes: int = 10 * 1024 * 1024      # hardened-parser size limit
     max_depth: int = 64                    # hardened-parser depth limit
+    clock_skew: int = 300                  # seconds a creation time may lie ahead of our clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,145 @@
+"""Business rules the schema cannot say, found by element name (see docs/validation.md).
+
+`iban` mod-97 checksum (ISO 13616), `bic` format (ISO 9362), `geburtsdatum` not in the
+future, `erstellungszeitpunkt` not in the future (beyond an allowed clock skew), `kennung`
+of an authority in a known `prefix:id` format (AUTHORITY_IDS: the one table), and the
+header's `nachrichtentyp/code` equal to the root element's local name. Pure: `now` is given.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from lxml import etree
+
+from ..errors import Issue
+from .paths import element_path, local_name
+
+# Authority id (kennung) prefixes: prefix -> (regex for the part after "prefix:", what it is)
+AUTHORITY_IDS: dict[str, tuple[str, str]] = {
+    "ags": (r"\d{8}", "8-digit Amtlicher Gemeindeschlüssel"),
+    "ars": (r"\d{12}", "12-digit Amtlicher Regionalschlüssel"),
+    "psw": (r"\d{8}", "8-digit civil registry office number (Personenstandswesen)"),
+    "dvdv": (r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "DVDV organisation key (letters, digits, . _ -)"),
+    "bzst": (r"[A-Za-z0-9]{1,20}", "Bundeszentralamt für Steuern id (up to 20 letters/digits)"),
+}
+_AUTHORITY_RE = {p: re.compile(rx) for p, (rx, _) in AUTHORITY_IDS.items()}
+_IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+_BIC_RE = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+# parents whose `kennung` is an address (e-mail, phone), not an authority id
+_NOT_AUTHORITY = frozenset({"erreichbarkeit"})
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What the rules need besides the element: the time of the check and the allowed skew."""
+
+    now: datetime
+    clock_skew: timedelta
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616 IBAN check: format and mod-97 remainder of 1."""
+    iban = iban.replace(" ", "").upper()
+    if not _IBAN_RE.fullmatch(iban):
+        return False
+    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _iban(el: etree._Element, ctx: RuleContext) -> str | None:
+    value = (el.text or "").strip()
+    if iban_valid(value):
+        return None
+    return f"'{value}' is not a valid IBAN (check digits do not match)" \
+        if _IBAN_RE.fullmatch(value.replace(" ", "").upper()) else f"'{value}' is not a valid IBAN"
+
+
+def _bic(el: etree._Element, ctx: RuleContext) -> str | None:
+    value = (el.text or "").strip()
+    if _BIC_RE.fullmatch(value):
+        return None
+    return f"'{value}' is not a valid BIC (8 or 11 letters and digits, e.g. COBADEFFXXX)"
+
+
+def _geburtsdatum(el: etree._Element, ctx: RuleContext) -> str | None:
+    value = (el.text or "").strip()
+    try:
+        born = date.fromisoformat(value[:10])
+    except ValueError:
+        return None  # the schema layer judges the format
+    if born > ctx.now.date():
+        return f"date of birth {value} lies in the future"
+    return None
+
+
+def _erstellungszeitpunkt(el: etree._Element, ctx: RuleContext) -> str | None:
+    value = (el.text or "").strip()
+    try:
+        created = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    now = ctx.now
+    if (created.tzinfo is None) != (now.tzinfo is None):
+        created = created.replace(tzinfo=now.tzinfo)  # a local time is read in now's zone
+    if created > now + ctx.clock_skew:
+        return f"creation time {value} lies in the future"
+    return None
+
+
+def authority_id_problem(kennung: str) -> str | None:
+    """Why a kennung is not a valid authority id (`prefix:id`), or None when it is."""
+    prefix, sep, rest = kennung.partition(":")
+    if not sep:
+        return f"'{kennung}' is not an authority id (write prefix:id, e.g. ags:09162000)"
+    rx = _AUTHORITY_RE.get(prefix.lower())
+    if rx is None:
+        return f"'{kennung}' has an unknown authority id prefix '{prefix}' (known: {', '.join(AUTHORITY_IDS)})"
+    if not rx.fullmatch(rest):
+        return f"'{kennung}' is not a valid {prefix} id: expected {AUTHORITY_IDS[prefix.lower()][1]}"
+    return None
+
+
+def _kennung(el: etree._Element, ctx: RuleContext) -> str | None:
+    parent = el.getparent()
+    if parent is not None and local_name(parent.tag) in _NOT_AUTHORITY:
+        return None
+    return authority_id_problem((el.text or "").strip())
+
+
+_RULES: dict[str, Callable[[etree._Element, RuleContext], str | None]] = {
+    "iban": _iban,
+    "bic": _bic,
+    "geburtsdatum": _geburtsdatum,
+    "erstellungszeitpunkt": _erstellungszeitpunkt,
+    "kennung": _kennung,
+}
+_TAGS = tuple("{*}" + name for name in _RULES)
+
+
+def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
+    """Run every business rule on the tree; one Issue per violation."""
+    issues = []
+    for el in root.iter(*_TAGS):
+        problem = _RULES[local_name(el.tag)](el, ctx)
+        if problem:
+            issues.append(Issue(problem, element_path(el), el.sourceline, "rule"))
+    header = _header_problem(root)
+    if header:
+        issues.append(header)
+    return issues
+
+
+def _header_problem(root: etree._Element) -> Issue | None:
+    """The header's nachrichtentyp code must name the root element (the message type)."""
+    code = root.find(".//{*}nachrichtentyp/{*}code")
+    if code is None:
+        return None
+    expected = local_name(root.tag)
+    value = (code.text or "").strip()
+    if value == expected:
+        return None
+    return Issue(f"message type '{value}' in the header does not match the root element '{expected}'",
+                 element_path(code), code.sourceline, "rule")

@@ -1,0 +1,107 @@
+"""The schema catalog: every standard's schemas compiled once, selected by root namespace/version."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from lxml import etree
+
+from ..errors import ConfigError, Issue
+from .codelists import CodeLists
+from .loader import compile_schema
+from .paths import local_name
+from .schematron import SchematronRules
+from .standards import Standard
+from .xmlcatalog import XmlCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSchema:
+    """One (namespace, version) of a standard, ready to validate; `lock` guards the lxml
+    objects, whose error log and report are per instance, across threads."""
+
+    standard: str
+    namespace: str
+    version: str
+    file: str
+    schema: etree.XMLSchema
+    schematron: tuple[SchematronRules, ...] = ()
+    rules: bool = False
+    version_attribute: str = "version"
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+
+class SchemaCatalog:
+    """All compiled schemas of the configured standards, plus their merged code lists."""
+
+    __slots__ = ("standards", "codelists", "_by_key", "_by_ns")
+
+    def __init__(self, standards: Iterable[Standard]):
+        self.standards = tuple(standards)
+        by_key: dict[tuple[str, str], CompiledSchema] = {}
+        lists = CodeLists()
+        for std in self.standards:
+            for compiled in _compile_standard(std):
+                key = (compiled.namespace, compiled.version)
+                if key in by_key:
+                    other = by_key[key]
+                    raise ConfigError(
+                        f"namespace {key[0]} version {key[1] or '(any)'} is defined twice: "
+                        f"{other.file} ({other.standard}) and {compiled.file} ({std.name})")
+                by_key[key] = compiled
+            if std.codelists:
+                lists = lists.merged(CodeLists.load(*std.codelists))
+        by_ns: dict[str, list[CompiledSchema]] = {}
+        for compiled in by_key.values():
+            by_ns.setdefault(compiled.namespace, []).append(compiled)
+        self.codelists = lists
+        self._by_key = by_key
+        self._by_ns = by_ns
+
+    def known(self) -> list[tuple[str, str, str]]:
+        """(namespace, version, standard name) of every compiled schema, sorted."""
+        return sorted((c.namespace, c.version, c.standard) for c in self._by_key.values())
+
+    def select(self, root: etree._Element) -> CompiledSchema | Issue:
+        """The schema for a document root, or an Issue naming the known namespaces/versions."""
+        ns, _, name = root.tag[1:].partition("}") if root.tag[0] == "{" else ("", "", root.tag)
+        candidates = self._by_ns.get(ns)
+        if not candidates:
+            return Issue(f"no schema for namespace '{ns}' (known: {self._describe_known()})",
+                         local_name(root.tag), root.sourceline, "schema")
+        attr = candidates[0].version_attribute
+        version = root.get(attr)
+        if version is not None:
+            found = self._by_key.get((ns, version))
+            if found is not None:
+                return found
+        if len(candidates) == 1 and (version is None or not candidates[0].version):
+            return candidates[0]
+        versions = ", ".join(sorted(c.version for c in candidates))
+        what = f"version '{version}'" if version is not None else f"no '{attr}' attribute"
+        return Issue(f"{what} for namespace '{ns}' is not known (known versions: {versions})",
+                     local_name(root.tag), root.sourceline, "schema")
+
+    def _describe_known(self) -> str:
+        if not self._by_ns:
+            return "none"
+        return "; ".join(f"{ns} ({', '.join(sorted(c.version or 'any' for c in entries))})"
+                         for ns, entries in sorted(self._by_ns.items()))
+
+
+def _compile_standard(std: Standard) -> list[CompiledSchema]:
+    """Compile each schema of a standard, with its Schematron, once."""
+    catalog = XmlCatalog.load(std.catalog) if std.catalog else None
+    shared = tuple(SchematronRules(s) for s in std.schematron)
+    out = []
+    for spec in std.schemas:
+        if not spec.namespace:
+            raise ConfigError(f"standard {std.name}: schema {spec.file} has no targetNamespace; "
+                              "give namespace in standard.toml")
+        out.append(CompiledSchema(
+            standard=std.name, namespace=spec.namespace, version=spec.version, file=spec.file,
+            schema=compile_schema(spec.file, catalog),
+            schematron=shared + tuple(SchematronRules(s) for s in spec.schematron),
+            rules=std.rules, version_attribute=std.version_attribute))
+    return out
