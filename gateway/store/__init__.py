@@ -1,0 +1,10 @@
+"""Durable outbox + inbox: messages, routing slips (history), receipts, the audit log.
+
+Open with `await Store.open(url, data_dir)` or `await Store.from_config(config)`;
+see docs/store.md for the API, the states and operations.
+"""
+from .repository import Store, new_id
+from .retention import Archived, PurgeReport
+from .schema import upgrade
+
+__all__ = ["Store", "new_id", "Archived", "PurgeReport", "upgrade"]

@@ -1,0 +1,117 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations in gateway/migrations must
+produce exactly this schema; tests compare the two."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes aware UTC times")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# BigInteger primary keys autoincrement as INTEGER on SQLite (rowid), BIGSERIAL elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+messages = Table(
+    "messages", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("direction", String(3), nullable=False),
+    Column("message_uuid", String(64), nullable=False),
+    Column("message_type", String(200), nullable=False),
+    Column("partner", String(200), nullable=False),
+    Column("client", String(200), nullable=False, default=""),
+    Column("client_ref", String(200), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("claimed_by", String(200), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("transport_id", String(200), nullable=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=True),
+    Column("payload_file", String(300), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("direction", "message_uuid"),
+    UniqueConstraint("client", "client_ref"),
+    Index(None, "direction", "state", "next_attempt_at"),
+    Index(None, "state", "updated_at"),
+    Index(None, "partner", "created_at"),
+)
+
+history = Table(
+    "history", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_state", String(20), nullable=True),
+    Column("to_state", String(20), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index(None, "message_id", "id"),
+)
+
+receipts = Table(
+    "receipts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("positive", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("xml", LargeBinary, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index(None, "message_id"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("event", String(100), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("message_id", String(32), nullable=True),    # no FK: entries outlive purged messages
+    Column("details", Text, nullable=False),             # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "at"),
+    Index(None, "message_id"),
+)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, UTC."""
+    return datetime.now(timezone.utc)
