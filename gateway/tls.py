@@ -17,14 +17,14 @@ from .errors import ConfigError
 def server_context(*, cert: Path, key: Path, password: bytes | None = None,
                    client_ca: Path | None = None, require_client_cert: bool = False) -> ssl.SSLContext:
     """Server-side context (TLS 1.2+); with client_ca, clients may (or must) present a cert."""
+    if require_client_cert and client_ca is None:
+        raise ConfigError("[server] require_client_cert needs client_ca")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     _load_chain(ctx, cert, key, password)
     if client_ca is not None:
         _load_ca(ctx, client_ca)
         ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
-    elif require_client_cert:
-        raise ConfigError("[server] require_client_cert needs client_ca")
     return ctx
 
 

@@ -7,7 +7,7 @@ from adapters.memory import MemoryNetwork, MemorySender
 from gateway.server import Peer
 from gateway.tls import ClientSettings
 
-from .contract import SenderContract
+from adapter_contract import SenderContract
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from adapters.soap import SoapSender
 from gateway.errors import Refused, RetryLater
 from gateway.tls import ClientSettings
 
-from .conftest import free_port, start
-from .contract import SenderContract, outgoing
+from peer_double import free_port, start
+from adapter_contract import SenderContract, outgoing
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from gateway.errors import Refused, RetryLater
 from gateway.ports import Outgoing, SendResult, Sender
 
-from .conftest import receipt_for
+from peer_double import receipt_for
 
 XML = ("<nachricht>" + "Grüße aus Köln " * 8000 + "</nachricht>").encode()
 
