@@ -18,6 +18,8 @@ from .errors import ConfigError, GatewayError, NotFound
 
 COMMAND_MODULES = (
     "gateway.commands.library",
+    "gateway.commands.keys",
+    "gateway.commands.sign",
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

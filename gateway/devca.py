@@ -67,6 +67,30 @@ def issue(issuer_key, subject: str, public_key, *, now: datetime, days: int = 36
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A private key with its certificate and the chain above it, as made by this PKI."""
+
+    key: object
+    cert: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()
+
+
+def make_ca(subject: str, *, now: datetime, kind: str = "ecdsa", days: int = 730) -> Identity:
+    """A self-signed development CA."""
+    key = new_key(kind)
+    return Identity(key, issue(key, subject, key.public_key(), now=now, days=days, ca=True))
+
+
+def make_identity(ca: Identity, subject: str, *, now: datetime, kind: str = "ecdsa", days: int = 365,
+                  not_before: datetime | None = None, intermediate: bool = False) -> Identity:
+    """A signing (or, with intermediate=True, sub-CA) key and certificate issued by `ca`."""
+    key = new_key(kind)
+    cert = issue(ca.key, subject, key.public_key(), now=now, days=days, issuer=ca.cert,
+                 not_before=not_before, ca=intermediate)
+    return Identity(key, cert, (ca.cert, *ca.chain))
+
+
 def make_crl(ca_key, ca_cert: x509.Certificate, revoked: dict[int, datetime], *, now: datetime,
              next_update: datetime | None = None) -> x509.CertificateRevocationList:
     """A CRL of `ca_cert` listing the serial numbers in `revoked` (serial -> revocation date)."""
@@ -111,19 +135,19 @@ def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name
     existing = [folder / f for f in DEV_FILES if (folder / f).exists()]
     if existing:
         raise ConfigError(f"refusing to overwrite existing key material: {', '.join(map(str, existing))}")
-    ca_key, key = new_key(kind), new_key(kind)
-    ca_subject = f"CN=Development CA of {_escape(authority_name)},O=xoev-gateway development"
-    subject = f"CN={_escape(authority_name)},OU={_escape(authority_id)},O=xoev-gateway development"
-    ca_cert = issue(ca_key, ca_subject, ca_key.public_key(), now=now, days=days * 2, ca=True)
-    cert = issue(ca_key, subject, key.public_key(), now=now, days=days, issuer=ca_cert)
+    ca = make_ca(f"CN=Development CA of {_escape(authority_name)},O=xoev-gateway development",
+                 now=now, kind=kind, days=days * 2)
+    own = make_identity(ca, f"CN={_escape(authority_name)},OU={_escape(authority_id)},O=xoev-gateway development",
+                        now=now, kind=kind, days=days)
     folder.mkdir(parents=True, exist_ok=True)
     written = [
-        (DEV_FILES[0], key_pem(ca_key), f"development CA private key ({_describe(ca_key)})"),
-        (DEV_FILES[1], cert_pem(ca_cert), f"development CA certificate {ca_cert.subject.rfc4514_string()}"
-                                          f", valid until {ca_cert.not_valid_after_utc:%Y-%m-%d}"),
-        (DEV_FILES[2], key_pem(key), f"gateway signing private key ({_describe(key)})"),
-        (DEV_FILES[3], cert_pem(cert, ca_cert), f"gateway signing certificate {cert.subject.rfc4514_string()}"
-                                                f" + CA, valid until {cert.not_valid_after_utc:%Y-%m-%d}"),
+        (DEV_FILES[0], key_pem(ca.key), f"development CA private key ({_describe(ca.key)})"),
+        (DEV_FILES[1], cert_pem(ca.cert), f"development CA certificate {ca.cert.subject.rfc4514_string()}"
+                                          f", valid until {ca.cert.not_valid_after_utc:%Y-%m-%d}"),
+        (DEV_FILES[2], key_pem(own.key), f"gateway signing private key ({_describe(own.key)})"),
+        (DEV_FILES[3], cert_pem(own.cert, ca.cert), f"gateway signing certificate "
+                                                    f"{own.cert.subject.rfc4514_string()} + CA, valid until "
+                                                    f"{own.cert.not_valid_after_utc:%Y-%m-%d}"),
     ]
     result = []
     for filename, data, what in written:

@@ -79,6 +79,22 @@ class KeyRing:
         return cls([load_key(spec, config, section.signature_algorithm) for spec in specs])
 
 
+def own_key(private_key, cert: x509.Certificate, chain: Sequence[x509.Certificate] = (), *,
+            algorithm: str = "auto", valid_from: datetime | None = None, valid_until: datetime | None = None,
+            source: str = "<memory>") -> OwnKey:
+    """An OwnKey from objects in memory; the window is clipped to the certificate's validity."""
+    if cert.public_key() != private_key.public_key():
+        raise ConfigError(f"{source}: the certificate {cert.subject.rfc4514_string()} belongs to another key")
+    method = method_for(private_key, algorithm, source)
+    start = max(valid_from or cert.not_valid_before_utc, cert.not_valid_before_utc)
+    end = min(valid_until or cert.not_valid_after_utc, cert.not_valid_after_utc)
+    if start >= end:
+        raise ConfigError(f"{source}: signing window {start:%Y-%m-%d} to {end:%Y-%m-%d} is empty "
+                          f"(certificate valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+                          f"{cert.not_valid_after_utc:%Y-%m-%d})")
+    return OwnKey(private_key, cert, tuple(chain), method, start, end, source)
+
+
 def load_key(spec: OwnKeySpec, config: Config, algorithm: str = "auto") -> OwnKey:
     """Load one configured key (PEM or PKCS#12) with its certificate and window."""
     path = config.path(spec.file)
@@ -92,15 +108,9 @@ def load_key(spec: OwnKeySpec, config: Config, algorithm: str = "auto") -> OwnKe
         raise ConfigError(f"{where}: no certificate for this private key"
                           + (" (the certificates given belong to other keys)" if certs else
                              "; set `cert` or use a file that holds it"))
-    chain = tuple(c for c in certs if c is not leaf)
-    method = method_for(key, algorithm, where)
-    start = max(_when(spec.valid_from, where) or leaf.not_valid_before_utc, leaf.not_valid_before_utc)
-    end = min(_when(spec.valid_until, where) or leaf.not_valid_after_utc, leaf.not_valid_after_utc)
-    if start >= end:
-        raise ConfigError(f"{where}: signing window {start:%Y-%m-%d} to {end:%Y-%m-%d} is empty "
-                          f"(certificate valid {leaf.not_valid_before_utc:%Y-%m-%d} to "
-                          f"{leaf.not_valid_after_utc:%Y-%m-%d})")
-    return OwnKey(key, leaf, chain, method, start, end, where)
+    return own_key(key, leaf, [c for c in certs if c is not leaf], algorithm=algorithm,
+                   valid_from=_when(spec.valid_from, where), valid_until=_when(spec.valid_until, where),
+                   source=where)
 
 
 def _read_key_file(path: Path, password: bytes | None) -> tuple[object, list[x509.Certificate]]:

@@ -1,0 +1,123 @@
+"""`gateway keys init` and `gateway keys list`: development keys, and what expires when."""
+from __future__ import annotations
+
+import errno
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cryptography import x509
+
+from .. import config as configuration
+from ..cli import EXIT_INVALID, EXIT_OK
+from ..devca import KEY_KINDS, write_dev_keys
+from ..errors import ConfigError
+from ..keys import DEV_KEY, KeyRing
+from ..trust import TrustStore
+
+
+def register(sub) -> None:
+    """Add the `keys` command with its `init` and `list` subcommands."""
+    keys = sub.add_parser("keys", help="own signing keys and partner certificates",
+                          description="Make development keys, list own and partner certificates.")
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    p = actions.add_parser("init", help="make a development CA and a gateway signing key/certificate",
+                           description="Make a development CA and a signing key + certificate issued by it "
+                                       "(for the embedded default and the demo). Refuses to overwrite.")
+    p.add_argument("--dir", metavar="DIR", type=Path, help="where to write (default: <data_dir>/keys)")
+    p.add_argument("--algorithm", choices=KEY_KINDS, default="ecdsa", help="ecdsa (P-256, default) or rsa (3072)")
+    p.add_argument("--days", type=int, default=365, help="validity of the signing certificate (default 365)")
+    p.set_defaults(func=init_command)
+    p = actions.add_parser("list", help="own and partner certificates with their expiry",
+                           description="List own keys and partners' trusted certificates, CAs and CRLs with "
+                                       "their expiry; flag those expiring within the window.")
+    p.add_argument("--within", metavar="DAYS", type=int,
+                   help="flag what expires within DAYS (default: [keys] expiry_warning_days)")
+    p.add_argument("--check", action="store_true", help="exit 1 when anything is flagged (for monitoring)")
+    p.set_defaults(func=list_command)
+
+
+def init_command(args) -> int:
+    """Write the development CA and signing key; print what was made."""
+    config = configuration.load(args.config)
+    folder = args.dir or config.data_dir / "keys"
+    gw = config.gateway
+    try:
+        made = write_dev_keys(folder, kind=args.algorithm, authority_id=gw.authority_id,
+                              authority_name=gw.authority_name, now=datetime.now(timezone.utc), days=args.days)
+    except ConfigError as exc:
+        raise FileExistsError(errno.EEXIST, str(exc), str(folder)) from None
+    for item in made:
+        print(f"{item.path}: {item.what}")
+    print("development keys only: keep ca.key.pem away from the gateway in any real deployment")
+    return EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of `gateway keys list`."""
+
+    role: str
+    owner: str
+    subject: str
+    expires: datetime | None
+
+    def flag(self, now: datetime, within: int) -> str:
+        """'EXPIRED', 'EXPIRES SOON' (within `within` days of `now`) or ''."""
+        if self.expires is None:
+            return ""
+        days = (self.expires - now).total_seconds() / 86400
+        return "EXPIRED" if days < 0 else "EXPIRES SOON" if days <= within else ""
+
+
+def list_command(args) -> int:
+    """Print own and partner certificates with expiry; flag those in the warning window."""
+    config = configuration.load(args.config)
+    now = datetime.now(timezone.utc)
+    within = config.keys.expiry_warning_days if args.within is None else args.within
+    rows, problems = _own_rows(config, now), []
+    if not rows:
+        problems.append("no own signing key (configure [[keys.own]] or run `gateway keys init`)")
+    rows += _partner_rows(TrustStore.from_config(config))
+    print(f"{'ROLE':<14} {'OWNER':<16} {'EXPIRES':<10} {'DAYS':>5}  {'FLAG':<12} SUBJECT")
+    flagged = 0
+    for row in rows:
+        flag = row.flag(now, within)
+        flagged += bool(flag)
+        expires = f"{row.expires:%Y-%m-%d}" if row.expires else "-"
+        days = f"{(row.expires - now).days:>5}" if row.expires else "    -"
+        print(f"{row.role:<14} {row.owner:<16} {expires:<10} {days}  {flag:<12} {row.subject}")
+    for problem in problems:
+        print(f"note: {problem}", file=sys.stderr)
+    print(f"{len(rows)} entries, {flagged} expired or expiring within {within} days", file=sys.stderr)
+    return EXIT_INVALID if args.check and (flagged or problems) else EXIT_OK
+
+
+def _own_rows(config, now: datetime) -> list[Row]:
+    if not config.keys.own and not (config.data_dir / "keys" / DEV_KEY).exists():
+        return []
+    ring = KeyRing.from_config(config)
+    current = ring.current(now) if any(k.valid_at(now) for k in ring.keys) else None
+    rows = []
+    for key in ring.keys:
+        role = "own (current)" if key is current else "own"
+        rows.append(Row(role, "self", f"{key.subject} [signs {key.valid_from:%Y-%m-%d}..{key.valid_until:%Y-%m-%d}]",
+                        key.valid_until))
+        rows += [Row("own chain", "self", c.subject.rfc4514_string(), c.not_valid_after_utc) for c in key.chain]
+    return rows
+
+
+def _partner_rows(store: TrustStore) -> list[Row]:
+    rows = []
+    for pid, trust in sorted(store.partners.items()):
+        rows += [Row("pinned", pid, _subject(c), c.not_valid_after_utc) for c in trust.pinned]
+        for authority in trust.authorities:
+            rows.append(Row("ca", pid, _subject(authority.cert), authority.cert.not_valid_after_utc))
+            rows += [Row("crl", pid, f"CRL of {crl.issuer.rfc4514_string()}", crl.next_update_utc)
+                     for crl in authority.crls]
+    return rows
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
