@@ -21,6 +21,13 @@ PRODUCT = "xoev-gateway"
 VENDOR = "xoev-gateway project"
 HEADER = "nachrichtenkopfG2g"
 IDENT = "identifikationNachricht"
+# Record paths complete_record may fill; the JSON Schema marks them optional.
+GATEWAY_FILLED = frozenset({
+    "produkt", "produkthersteller", "produktversion",
+    f"{HEADER}.{IDENT}", f"{HEADER}.{IDENT}.nachrichtenUUID",
+    f"{HEADER}.{IDENT}.erstellungszeitpunkt", f"{HEADER}.{IDENT}.nachrichtentyp",
+    f"{HEADER}.autor",
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +91,24 @@ def _children(plan: ElementPlan) -> dict[str, ElementPlan]:
 def _code(plan: ElementPlan, code: str) -> Any:
     """A code value as the field expects it: {"code": ...} for code types, else the text."""
     return {"code": code} if "code" in _children(plan) else code
+
+
+def prepare_message(registry: Any, type_id: str, record: Any, *, authority: Authority | None,
+                    validator: Any = None, now: datetime | None = None,
+                    new_uuid: Callable[[], str] | None = None):
+    """Shell path from a backend record to a checked message tree: complete the record, build
+    it (structure, facets, XSD) and, with a validator, check code lists and business rules.
+    Raises ValidationFailed whose issues all carry record field paths."""
+    from ..errors import ValidationFailed
+    from .xsderrors import to_record_paths
+
+    now = now or datetime.now(timezone.utc)
+    message_type = registry.get(type_id)
+    record = complete_record(message_type.plan, type_id, record, authority=authority, now=now,
+                             new_uuid=new_uuid)
+    root = registry.build(type_id, record)
+    if validator is not None:
+        issues = validator.validate_tree(root, now=now)
+        if issues:
+            raise ValidationFailed(to_record_paths(issues, message_type.plan, root))
+    return root

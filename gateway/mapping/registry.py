@@ -17,9 +17,9 @@ from lxml import etree
 from .. import xml as hardened
 from ..errors import ConfigError, NotFound, ValidationFailed
 from .builder import build_tree
-from .codelists import CodeList, load_codelists
+from ..validation.codelists import CodeLists
 from .plan import Compiler, ElementPlan
-from .reader import read_tree, record_paths
+from .reader import read_tree
 from .simple import documentation
 from .xsderrors import schema_issues
 
@@ -48,10 +48,10 @@ class MessageType:
 class Registry:
     """All known message types; builds records into XML and parses XML into records."""
 
-    def __init__(self, types: Mapping[str, MessageType], codelists: Mapping[tuple[str, str], CodeList]):
+    def __init__(self, types: Mapping[str, MessageType], codelists: CodeLists | None = None):
         self._types = dict(sorted(types.items()))
         self._by_tag = {t.tag: t for t in self._types.values()}
-        self.codelists = dict(codelists)
+        self.codelists = codelists if codelists is not None else CodeLists()
         self._schemas: dict[str, dict] = {}
 
     @classmethod
@@ -71,7 +71,8 @@ class Registry:
                     raise ConfigError(f"{path}: message type {message_type.id} is also defined in "
                                       f"{types[message_type.id].source}")
                 types[message_type.id] = message_type
-        return cls(types, load_codelists(root / "codelists"))
+        lists = root / "codelists"
+        return cls(types, CodeLists.load(lists) if lists.is_dir() else CodeLists())
 
     def types(self) -> list[MessageType]:
         """Every message type, sorted by id."""
@@ -96,8 +97,7 @@ class Registry:
                                                             message_type.namespace},
                           defaults=defaults)
         if validate:
-            issues = schema_issues(message_type.schema, root,
-                                   record_paths(message_type.plan, root))
+            issues = schema_issues(message_type.schema, root, message_type.plan)
             if issues:
                 raise ValidationFailed(issues)
         return root

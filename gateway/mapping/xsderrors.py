@@ -1,55 +1,46 @@
-"""lxml XSD validation with errors reported as Issues: by record path for trees we built,
-by readable XML path (`root/child/grandchild[2]`) and line for trees we parsed."""
-from __future__ import annotations
+"""XSD validation and validator issues reported against record paths or readable XML paths.
 
-import re
+For a tree we built, every issue is moved to the record field it came from
+(`anlagen[0].sha256`); for a tree we parsed, issues keep the readable XML path
+(`root/child/grandchild[2]`, see gateway.validation.paths) and the source line.
+"""
+from __future__ import annotations
 
 from lxml import etree
 
 from ..errors import Issue
-
-_PREFIX = re.compile(r"^Element '[^']*'(?:, attribute '([^']*)')?: ")
-
-
-def xml_path(element: etree._Element) -> str:
-    """Readable path of an element: local names joined by '/', `[n]` (1-based) among
-    same-named siblings, e.g. `akte.abgabe.0300/akte/vorgang[2]/dokument`."""
-    parts = []
-    node = element
-    while node is not None:
-        name = etree.QName(node).localname
-        parent = node.getparent()
-        if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
-            if len(same) > 1:
-                name = f"{name}[{same.index(node) + 1}]"
-        parts.append(name)
-        node = parent
-    return "/".join(reversed(parts))
+from ..validation.messages import rewrite
+from ..validation.paths import element_path
+from .plan import ElementPlan
+from .reader import record_paths
 
 
 def schema_issues(schema: etree.XMLSchema, root: etree._Element,
-                  paths: dict[etree._Element, str] | None = None) -> list[Issue]:
-    """Validate `root`; each error becomes an Issue at its record path (when `paths` maps
-    elements to record paths) or at its XML path and line."""
+                  plan: ElementPlan | None = None) -> list[Issue]:
+    """Validate `root` with lxml; issues at record paths when `plan` is given, else at XML paths."""
     if schema.validate(root):
         return []
     tree = root.getroottree()
-    by_xpath = {tree.getpath(e): e for e in root.iter() if isinstance(e.tag, str)}
+    by_xpath = {tree.getpath(e): e for e in root.iter(tag=etree.Element)}
     issues = []
     for entry in schema.error_log:
-        element = by_xpath.get(entry.path or "")
-        match = _PREFIX.match(entry.message)
-        attribute = match.group(1) if match else None
-        message = entry.message[match.end():] if match else entry.message
-        message = message.rstrip(".") if message.count(".") == 1 else message
-        if paths is not None:
-            base = paths.get(element, "") if element is not None else ""
-            path = f"{base}.{attribute}" if attribute and base else attribute or base
-            issues.append(Issue(message, path, check="schema"))
-        else:
-            path = xml_path(element) if element is not None else ""
-            if attribute:
-                path = f"{path}/@{attribute}"
-            issues.append(Issue(message, path, line=entry.line or None, check="schema"))
-    return issues
+        message, attribute = rewrite(entry.message)
+        element = by_xpath.get((entry.path or "").split("/@")[0])
+        path = element_path(element, attribute) if element is not None else ""
+        issues.append(Issue(message, path, line=entry.line or None, check="schema"))
+    return to_record_paths(issues, plan, root) if plan is not None else issues
+
+
+def to_record_paths(issues: list[Issue], plan: ElementPlan, root: etree._Element) -> list[Issue]:
+    """Re-address issues from readable XML paths to record field paths (no line numbers)."""
+    by_xml = {element_path(e): p for e, p in record_paths(plan, root).items()}
+    moved = []
+    for issue in issues:
+        xml_path, _, attribute = issue.path.partition("/@")
+        base = by_xml.get(xml_path)
+        if base is None:                 # not an element we know: keep the XML path
+            moved.append(Issue(issue.message, issue.path, None, issue.check))
+            continue
+        path = f"{base}.{attribute}" if attribute and base else attribute or base
+        moved.append(Issue(issue.message, path, None, issue.check))
+    return moved
