@@ -147,6 +147,8 @@ def path_of(element: etree._Element) -> str:
     """A readable path of an element: /Root/Child/ds:Signature (local names, 'ds:' for XML-DSig)."""
     parts = []
     for el in (element, *element.iterancestors()):
-        qname = etree.QName(el)
-        parts.append(("ds:" if el.tag.startswith(DS) else "") + qname.localname)
+        part = ("ds:" if el.tag.startswith(DS) else "") + etree.QName(el).localname
+        parent = el.getparent()
+        same = parent.findall(el.tag) if parent is not None else [el]
+        parts.append(f"{part}[{same.index(el) + 1}]" if len(same) > 1 else part)
     return "/" + "/".join(reversed(parts))

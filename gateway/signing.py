@@ -130,10 +130,10 @@ class Verifier:
             result = verifier.verify(xml, x509_cert=shape.certificates[0], expect_config=config)
         except InvalidDigest as exc:
             raise SignatureError(_digest_reason(str(exc), shape)) from None
-        except InvalidSignature as exc:
+        except InvalidSignature:
             raise SignatureError(f"signature value does not verify with the certificate of "
                                  f"{_subject(shape.certificates[0])}: signed with another key, or the "
-                                 f"signed information was changed ({exc})") from None
+                                 f"signed information was changed") from None
         except InvalidCertificate as exc:
             raise SignatureError(f"certificate check failed: {exc}") from None
         except (InvalidInput, SignXMLException, etree.DocumentInvalid, etree.XMLSyntaxError, ValueError) as exc:
