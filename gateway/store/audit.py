@@ -7,13 +7,14 @@ before the chain head is read (held until commit), on SQLite by the single write
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import AsyncIterator, Sequence
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..audit import GENESIS, AuditEntry, AuditEvent, canonical, chain
+from ..audit import GENESIS, AuditEntry, AuditEvent, ChainBreak, canonical, chain, verify
 from .tables import audit_log
 
 ADVISORY_KEY = 0x6761_7564   # "gaud": the audit chain's lock id on PostgreSQL
@@ -69,3 +70,33 @@ async def entries(engine: AsyncEngine, first: int = 1, last: int | None = None,
         if len(rows) < chunk:
             return
         after = rows[-1].seq
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Result of verifying the stored chain: how far it holds and its head."""
+
+    count: int                      # entries checked
+    head_seq: int                   # last good entry (0: none)
+    head_hash: str                  # its hash (GENESIS: none): record it to detect truncation
+    broken: ChainBreak | None       # the first broken entry, if any
+
+
+async def verify_chain(engine: AsyncEngine, chunk: int = 5000) -> ChainReport:
+    """Verify the whole stored chain from seq 1, chunk by chunk; stop at the first break."""
+    prev, next_seq, count, block = GENESIS, 1, 0, []
+    stream = entries(engine, chunk=chunk)
+    while True:
+        done = False
+        try:
+            while len(block) < chunk:
+                block.append(await anext(stream))
+        except StopAsyncIteration:
+            done = True
+        broken = verify(block, prev_hash=prev, first_seq=next_seq)
+        good = block if broken is None else [e for e in block if e.seq < broken.seq]
+        if good:   # entries before the break verified (verify walks in order)
+            prev, next_seq, count = good[-1].hash, good[-1].seq + 1, count + len(good)
+        if broken is not None or done:
+            return ChainReport(count, next_seq - 1, prev, broken)
+        block = []

@@ -403,3 +403,7 @@ class Store:
         """Archive then purge final messages older than their state's retention in days."""
         return await retention.purge_expired(self, retention_days, actor=actor,
                                              archive_dir=archive_dir, now=now, dry_run=dry_run)
+
+    async def verify_audit(self) -> "audit.ChainReport":
+        """Check the whole audit chain; report its head and the first broken entry."""
+        return await audit.verify_chain(self._reader)
