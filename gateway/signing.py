@@ -99,6 +99,7 @@ class Verifier:
         self.trust = trust
         self.limits = limits
         self.skew = max_clock_skew
+        XMLVerifier.schemas(), XAdESVerifier.schemas()  # load signxml's XSDs now, not with the first message
 
     @classmethod
     def from_config(cls, config: Config, trust: TrustStore | None = None) -> "Verifier":
