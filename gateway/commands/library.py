@@ -34,9 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _registry():
-    from ..mapping import Registry
+    from ..mapping.registry import shipped_registry
 
-    return Registry.load()
+    return shipped_registry()
 
 
 def _message_type(registry, type_id: str):

@@ -8,6 +8,7 @@ lists in `codelists/`. After that, building and parsing are pure functions of th
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -135,6 +136,12 @@ class Registry:
             from .json_schema import record_schema
             self._schemas[type_id] = record_schema(self.get(type_id), self.codelists)
         return self._schemas[type_id]
+
+
+@functools.cache
+def shipped_registry() -> Registry:
+    """The registry of the schemas shipped with the gateway, loaded once per process."""
+    return Registry.load()
 
 
 def _load_family(path: Path) -> list[MessageType]:

@@ -131,7 +131,7 @@ class SimpleType:
             return f"{text!r} is not one of the allowed values ({allowed})"
         for step, alternatives in zip(f.patterns, f.regexes):
             if not any(rx.match(text) for rx in alternatives):
-                return f"{text!r} does not match the pattern {' | '.join(step)}"
+                return f"{text!r} does not match the required pattern {' | '.join(step)}"
         if f.length is not None or f.min_length is not None or f.max_length is not None:
             size = _length(text, self.builtin)
             if f.length is not None and size != f.length:
