@@ -1,0 +1,129 @@
+"""The composition root: Config -> a wired Gateway, with the start-up self-checks.
+
+Start-up refuses (ConfigError) when: the partner directory is incomplete (no endpoint, no
+trust, unknown transport), a TLS file is unusable, or the signing canary (sign and verify a
+small message with our own keys) fails. With no `[[keys.own]]` and no key in
+data_dir/keys, development keys are made there on first start.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import adapters
+
+from . import tls
+from .config import Config, PartnerSpec
+from .directory import Directory
+from .keys import DEV_KEY, KeyRing
+from .mapping import Registry
+from .server.metrics import Metrics
+from .service import Gateway, RetryPolicy, utcnow
+from .signing import Signer, Verifier, canary
+from .store import Store
+from .validation import Validator
+
+log = logging.getLogger("gateway.bootstrap")
+
+
+def ensure_dev_keys(config: Config, now: datetime) -> list[Path]:
+    """Create development keys in data_dir/keys unless keys are configured or present."""
+    folder = config.data_dir / "keys"
+    if config.keys.own or (folder / DEV_KEY).exists():
+        return []
+    from .devca import write_dev_keys
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = write_dev_keys(folder, kind="ecdsa", authority_id=config.gateway.authority_id,
+                             authority_name=config.gateway.authority_name, now=now)
+    log.warning("created development keys in %s (not for production)", folder)
+    return [f.path for f in written]
+
+
+def client_settings(config: Config) -> tls.ClientSettings:
+    """Adapter settings: timeouts, and one TLS context per partner built now."""
+    delivery = config.delivery
+    ca = config.path(delivery.ca_file) if delivery.ca_file else None
+    default = tls.client_context(ca_file=ca)
+    contexts = {}
+    for spec in config.partners.values():
+        if spec.client_cert:
+            contexts[spec.id] = tls.client_context(ca_file=ca, cert=config.path(spec.client_cert),
+                                                   key=config.path(spec.client_key))
+    return tls.ClientSettings(connect_timeout=delivery.connect_timeout, timeout=delivery.timeout,
+                              ssl_for=lambda partner: contexts.get(partner, default))
+
+
+def server_ssl(config: Config):
+    """The server's TLS context, or None for plain HTTP."""
+    sec = config.server
+    if not sec.tls_cert:
+        if sec.client_ca or sec.require_client_cert:
+            from .errors import ConfigError
+            raise ConfigError("[server] client_ca/require_client_cert need tls_cert and tls_key")
+        return None
+    return tls.server_context(cert=config.path(sec.tls_cert), key=config.path(sec.tls_key or sec.tls_cert),
+                              password=config.secret(sec.tls_key_password),
+                              client_ca=config.path(sec.client_ca) if sec.client_ca else None,
+                              require_client_cert=sec.require_client_cert)
+
+
+def api_token(config: Config) -> bytes:
+    """The backend API token: [server] api_token, else data_dir/api-token (made on first start)."""
+    token = config.secret(config.server.api_token)
+    if token:
+        return token
+    path = config.data_dir / "api-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
+
+
+async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
+                clock=utcnow, metrics: Metrics | None = None) -> Gateway:
+    """Wire a Gateway from the configuration, running every start-up check."""
+    now = clock()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    directory = Directory.from_config(config)
+    directory.check(adapters.ALIASES)
+    if senders is None:
+        settings = client_settings(config)
+        used = {p.transport for p in config.partners.values()}
+        senders = {name: adapters.load(name)(settings) for name in sorted(used)}
+    ensure_dev_keys(config, now)
+    signer = Signer.from_config(config, KeyRing.from_config(config))
+    canary(signer, now=now)
+    verifier = Verifier.from_config(config)
+    registry = Registry.load()
+    validator = Validator.from_config(config)
+    store = await Store.from_config(config)
+    return Gateway(config=config, store=store, registry=registry, validator=validator, signer=signer,
+                   verifier=verifier, directory=directory, senders=senders,
+                   policy=RetryPolicy.from_config(config.delivery), metrics=metrics, clock=clock,
+                   node=config.gateway.node_id or socket.gethostname())
+
+
+def create_app(gateway: Gateway, metrics: Metrics | None = None):
+    """The aiohttp application of a wired gateway (inbound, API, health, metrics)."""
+    from .server import create_app as make
+    from .server.api import create_api
+
+    config = gateway.config
+
+    async def health() -> dict:
+        counts = await gateway.store.counts()
+        due = sum(n for (d, s), n in counts.items() if d.value == "out" and s.value in ("ready", "retry_wait"))
+        return {"status": "ok", "node": gateway.node, "authority": gateway.authority.kennung,
+                "partners": len(gateway.directory), "outbox_due": due}
+
+    return make(gateway.inbound, max_body_bytes=config.server.max_body_bytes,
+                public_url=config.server.public_url, metrics=metrics or gateway.metrics,
+                health=health, api=create_api(gateway, api_token(config)))

@@ -1,0 +1,91 @@
+"""Two wired gateways in one process exchanging over the memory transport: the real
+pipeline (build, validate, sign, store, verify, receipt) without sockets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import MemoryNetwork, MemorySender
+from gateway import bootstrap, config as cfg
+from gateway.model import Direction, State
+from gateway.tls import ClientSettings
+
+from exchange_pair import OFFICE, PORTAL, pair_tables
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+async def pair(tmp_path):
+    net = MemoryNetwork()
+    raw_a, raw_b = pair_tables(tmp_path, transport="memory", endpoint_a="memory://a", endpoint_b="memory://b")
+    gws = []
+    for raw, folder in ((raw_a, tmp_path / "a"), (raw_b, tmp_path / "b")):
+        config = cfg.from_dict(raw, base_dir=folder)
+        gws.append(await bootstrap.build(config, senders={"memory": MemorySender(ClientSettings(timeout=10), net)}))
+    a, b = gws
+    for name, gw in (("a", a), ("b", b)):
+        net.listen(name, lambda xml, gw=gw: _receipt(gw, xml))
+    yield a, b
+    for gw in gws:
+        await gw.aclose()
+
+
+async def _receipt(gw, xml: bytes) -> bytes:
+    from gateway.server import Peer
+
+    return (await gw.inbound.receive(xml, Peer("memory"))).receipt_xml
+
+
+def example(type_id: str) -> dict:
+    record = json.loads((EXAMPLES / f"{type_id}.json").read_text())
+    record.get("nachrichtenkopfG2g", {}).pop("leser", None)
+    return record
+
+
+async def test_application_goes_out_and_is_acknowledged_with_a_verified_receipt(pair):
+    a, b = pair
+    msg = await a.submit("personenstand.urkundenantrag.0100", example("personenstand.urkundenantrag.0100"), to=OFFICE)
+    assert msg.state is State.READY
+    done = await a.wait_final(msg.id, timeout=10)
+    assert done.state is State.ACKNOWLEDGED, done.last_error
+    (receipt,) = await a.store.receipts(msg.id)
+    assert receipt.positive and b"transport.quittung.0900" in receipt.xml
+    got = await b.store.find(Direction.IN, msg.message_uuid)
+    assert got is not None and got.state is State.VERIFIED and got.partner == PORTAL
+    assert await b.store.payload(got.id) == await a.store.payload(msg.id)
+
+
+async def test_duplicate_is_acknowledged_again_without_a_second_message(pair):
+    a, b = pair
+    msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
+    await a.wait_final(msg.id, timeout=10)
+    from gateway.server import Peer
+
+    again = await b.inbound.receive(await a.store.payload(msg.id), Peer("memory"))
+    assert again.accepted and again.message_uuid == msg.message_uuid
+    assert len(await b.store.list(direction=Direction.IN)) == 1
+
+
+async def test_unknown_partner_gets_a_negative_receipt_and_nothing_is_stored(pair, tmp_path):
+    a, b = pair
+    msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
+    xml = (await a.store.payload(msg.id)).replace(PORTAL.encode(), b"ags:09999999")
+    from gateway.server import Peer
+
+    result = await b.inbound.receive(xml, Peer("memory"))
+    assert not result.accepted and result.codes == ("1201",)
+    assert await b.store.list(direction=Direction.IN) == []
+
+
+async def test_tampered_message_is_refused_with_signature_code(pair):
+    a, b = pair
+    msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
+    xml = await a.store.payload(msg.id)
+    from gateway.server import Peer
+
+    result = await b.inbound.receive(xml.replace(b"<betreff>", b"<betreff>X"), Peer("memory"))
+    assert not result.accepted and result.codes == ("1100",)
+    assert await b.store.list(direction=Direction.IN) == []
