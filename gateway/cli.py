@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "gateway.commands.library",
     "gateway.commands.keys",
     "gateway.commands.sign",
+    "gateway.commands.validate",
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
