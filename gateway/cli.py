@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "gateway.commands.keys",
     "gateway.commands.sign",
     "gateway.commands.validate",
+    "gateway.commands.serve",
+    "gateway.commands.send",
+    "gateway.commands.partners",
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -1,0 +1,82 @@
+"""`gateway serve`: the inbound server, the backend API and the outbox drain, until SIGTERM/SIGINT."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from .. import config as configuration
+from ..cli import EXIT_OK
+
+log = logging.getLogger("gateway.serve")
+
+
+def register(sub) -> None:
+    """Add the `serve` command."""
+    p = sub.add_parser("serve", help="run the gateway server",
+                       description="Run the HTTP/SOAP server, the backend API and the outbox delivery. "
+                                   "Without --config: embedded defaults (SQLite and dev keys in ./data, "
+                                   "127.0.0.1:8480).")
+    p.add_argument("--host", help="listen address (overrides [server] host)")
+    p.add_argument("--port", type=int, help="port (overrides [server] port; 0 = any free port)")
+    p.set_defaults(func=serve_command)
+
+
+def serve_command(args) -> int:
+    """Handler of `gateway serve`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = configuration.load(args.config)
+    asyncio.run(serve(config, host=args.host, port=args.port))
+    return EXIT_OK
+
+
+async def serve(config, *, host: str | None = None, port: int | None = None) -> None:
+    """Run until a stop signal: start-up checks, listen, drain the outbox, shut down gracefully."""
+    from aiohttp import web
+
+    from .. import bootstrap
+    from ..server.metrics import Metrics
+
+    metrics = Metrics()
+    gw = await bootstrap.build(config, metrics=metrics)
+    sec = config.server
+    ssl_context = bootstrap.server_ssl(config)
+    runner = web.AppRunner(bootstrap.create_app(gw, metrics), access_log=None,
+                           shutdown_timeout=sec.shutdown_timeout)
+    stop = asyncio.Event()
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host or sec.host, sec.port if port is None else port, ssl_context=ssl_context)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()
+        url = f"{'https' if ssl_context else 'http'}://{bound[0]}:{bound[1]}"
+        (config.data_dir / "server.url").write_text(url + "\n")
+        print(f"gateway: {gw.authority.kennung} listening on {url} (node {gw.node})", file=sys.stderr, flush=True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await drain_loop(gw, config.delivery, stop, metrics)
+    finally:
+        print("gateway: shutting down", file=sys.stderr, flush=True)
+        await runner.cleanup()
+        await gw.aclose()
+        (config.data_dir / "server.url").unlink(missing_ok=True)
+
+
+async def drain_loop(gw, delivery, stop: asyncio.Event, metrics=None) -> None:
+    """Deliver due outbound messages until `stop` is set; a failing scan is logged, not fatal."""
+    while not stop.is_set():
+        count = 0
+        try:
+            count = await gw.drain_once(delivery.batch)
+            if metrics is not None:
+                metrics.outbox.set(count)
+        except Exception:  # noqa: BLE001 - keep serving; the store keeps the messages
+            log.exception("outbox scan failed")
+        if count < delivery.batch:
+            try:
+                await asyncio.wait_for(stop.wait(), delivery.drain_interval)
+            except asyncio.TimeoutError:
+                pass
