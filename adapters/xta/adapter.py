@@ -157,9 +157,9 @@ class XtaAdapter:
     def _settle(self, handle: str, accepted: bool) -> None:
         with self._lock:
             request_id = self._request_ids.pop(handle, "")
-        if not request_id and self.settings.version == "3":
-            request_id = self._client.get_message(handle).request_id
         try:
+            if not request_id and self.settings.version == "3":      # e.g. a retried settle
+                request_id = self._client.get_message(handle).request_id
             self._client.close_message(handle, request_id)
         except Refused as exc:
             if exc.code.startswith("InvalidMessageIDException"):

@@ -132,7 +132,7 @@ class XtaClient:
                and page.pending > 0 and page.request_id):
             page = self.profile.status_page(self.call(
                 "next_status_list", headers=headers,
-                **self.profile.next_status_list_args(page.request_id)))
+                **self.profile.next_status_list_args(page.request_id, page.message_ids)))
             fresh = [i for i in page.message_ids if i not in ids]
             if not fresh:
                 break

@@ -100,9 +100,9 @@ class V3:
         """getStatusList asking for full MessageMetaData entries (all unclosed messages)."""
         return {"maxListItems": max(1, limit), "ListForm": "MessageMetaData"}
 
-    def next_status_list_args(self, request_id: str) -> dict:
-        """getNextStatusList continuing a listing."""
-        return {"MsgBoxRequestID": request_id}
+    def next_status_list_args(self, request_id: str, seen: tuple[str, ...]) -> dict:
+        """getNextStatusList continuing a listing (zeep needs LastMsgReceived: the last page)."""
+        return {"MsgBoxRequestID": request_id, "LastMsgReceived": list(seen)}
 
     def get_args(self, message_id: str) -> dict:
         """getMessage selecting one message by id."""

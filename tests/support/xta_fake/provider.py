@@ -93,6 +93,7 @@ class FakeProvider:
     calls: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)                # schema problems seen
     sync_responder: Callable[[dict], bytes] | None = None
+    page_size: int = 100                                              # status list page cap
 
     def __post_init__(self):
         self.codec = Codec3() if self.version == "3" else Codec5()
@@ -306,11 +307,11 @@ class FakeProvider:
         if operation == "getNextStatusList":
             request_id = self.codec.request_id(body)
             remaining = self.listings.get(request_id, deque())
-            limit = 100
+            limit = self.page_size
         else:
             request_id = f"urn:uuid:{uuid.uuid4()}"
             remaining = deque(m.message_id for m in self.mailbox(account))
-            limit = self.codec.status_limit(body)
+            limit = min(self.page_size, self.codec.status_limit(body))
         self.listings[request_id] = remaining
         page = []
         while remaining and len(page) < limit:
