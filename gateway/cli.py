@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "gateway.commands.serve",
     "gateway.commands.send",
     "gateway.commands.partners",
+    "gateway.commands.db",
+    "gateway.commands.messages",
+    "gateway.commands.audit",
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -6,15 +6,21 @@ before the chain head is read (held until commit), on SQLite by the single write
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import AsyncIterator, Sequence
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..audit import GENESIS, AuditEntry, AuditEvent, ChainBreak, canonical, chain, verify
+from ..audit import (GENESIS, AuditEntry, AuditEvent, ChainBreak, canonical, chain, timestamp,
+                     verify)
+from ..errors import StoreCorrupted
+from .payloads import publish
 from .tables import audit_log
 
 ADVISORY_KEY = 0x6761_7564   # "gaud": the audit chain's lock id on PostgreSQL
@@ -100,3 +106,62 @@ async def verify_chain(engine: AsyncEngine, chunk: int = 5000) -> ChainReport:
         if broken is not None or done:
             return ChainReport(count, next_seq - 1, prev, broken)
         block = []
+
+
+EXPORT_FORMAT = "xoev-gateway-audit/1"
+
+
+async def export(engine: AsyncEngine, dest: Path, *, since: datetime | None, until: datetime | None,
+                 created_at: datetime) -> dict:
+    """Write the entries stamped within [since, until) (as one contiguous seq range) to the
+    zip `dest`: audit.jsonl plus manifest.json with counts, the chain ends and SHA-256s."""
+    rng = await seq_range(engine, since, until)
+    lines = []
+    if rng is not None:
+        async for e in entries(engine, rng[0], rng[1]):
+            lines.append(canonical(e.as_dict()) + b"\n")
+    body = b"".join(lines)
+    first = json.loads(lines[0]) if lines else None
+    last = json.loads(lines[-1]) if lines else None
+    manifest = {
+        "format": EXPORT_FORMAT, "created_at": timestamp(created_at),
+        "from": timestamp(since) if since else None, "to": timestamp(until) if until else None,
+        "count": len(lines), "first_seq": first["seq"] if first else None,
+        "last_seq": last["seq"] if last else None,
+        "first_prev_hash": first["prev_hash"] if first else None,
+        "last_hash": last["hash"] if last else None,
+        "files": {"audit.jsonl": hashlib.sha256(body).hexdigest()},
+    }
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("audit.jsonl", body)
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+    manifest["sha256"] = publish(tmp, dest)
+    return manifest
+
+
+def verify_export(path: Path) -> tuple[dict, ChainBreak | None]:
+    """Check an export: file digests, the chain inside it and its ends against the
+    manifest. Returns (manifest, first break or None)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            body = zf.read("audit.jsonl")
+    except (KeyError, zipfile.BadZipFile, ValueError) as exc:
+        raise StoreCorrupted(f"{path}: not an audit export ({exc})") from None
+    if hashlib.sha256(body).hexdigest() != manifest.get("files", {}).get("audit.jsonl"):
+        return manifest, ChainBreak(0, "audit.jsonl does not match the manifest's SHA-256")
+    rows = [json.loads(line) for line in body.splitlines() if line]
+    if len(rows) != manifest.get("count"):
+        return manifest, ChainBreak(0, "entry count does not match the manifest")
+    if not rows:
+        return manifest, None
+    found = [AuditEntry(r["seq"], datetime.fromisoformat(r["at"].replace("Z", "+00:00")),
+                        r["event"], r["actor"], r["message_id"], r["details"], r["prev_hash"],
+                        r["hash"]) for r in rows]
+    broken = verify(found, prev_hash=manifest["first_prev_hash"], first_seq=manifest["first_seq"])
+    if broken is None and found[-1].hash != manifest["last_hash"]:
+        broken = ChainBreak(found[-1].seq, "last hash does not match the manifest")
+    return manifest, broken

@@ -73,3 +73,13 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def publish(tmp: Path, dest: Path) -> str:
+    """Make a finished temp file durable and move it to `dest` atomically; return its SHA-256."""
+    with open(tmp, "rb+") as fh:
+        sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    _fsync_dir(Path(dest).parent)
+    return sha

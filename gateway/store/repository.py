@@ -407,3 +407,10 @@ class Store:
     async def verify_audit(self) -> "audit.ChainReport":
         """Check the whole audit chain; report its head and the first broken entry."""
         return await audit.verify_chain(self._reader)
+
+    async def export_audit(self, dest: Path, *, since: datetime | None = None,
+                           until: datetime | None = None) -> dict:
+        """Write audit entries stamped within [since, until) plus a manifest to the zip
+        `dest`; returns the manifest (with the zip's own SHA-256)."""
+        return await audit.export(self._reader, dest, since=since, until=until,
+                                  created_at=self.clock())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy import delete
 from ..audit import AuditEvent, timestamp
 from ..model import FINAL, Direction, State
 from . import audit, batch
+from .payloads import publish
 from .tables import history, messages, receipts
 
 if TYPE_CHECKING:
@@ -91,10 +91,7 @@ async def archive(store: "Store", ids: Sequence[str], dest: Path, *, actor: str)
         manifest = {"format": FORMAT, "created_at": timestamp(store.clock()),
                     "count": len(listed), "messages": listed, "files": files}
         zf.writestr("manifest.json", _json(manifest))
-    with open(tmp, "rb+") as fh:
-        sha = hashlib.file_digest(fh, "sha256").hexdigest()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
+    sha = publish(tmp, dest)
     await store.audit("retention.archived", actor=actor,
                       details={"file": dest.name, "sha256": sha, "count": len(listed)})
     return Archived(dest, len(listed), sha)
