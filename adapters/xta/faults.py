@@ -24,7 +24,6 @@ FAULTS: dict[str, tuple[type[DeliveryError], str]] = {
     "ExternalServiceUnavailableException": (RETRY, "a service the provider needs is unavailable"),
     "PermissionDeniedException": (REFUSE, "permission denied (account, certificate or service booking)"),
     "ParameterIsNotValidException": (REFUSE, "a parameter is not valid"),
-    "ParameterIsNotValid": (REFUSE, "a parameter is not valid"),
     "ParameterNotSupportedException": (REFUSE, "a parameter is not supported by the provider"),
     "MessageSchemaViolationException": (REFUSE, "the message violates its schema"),
     "MessageVirusDetectionException": (REFUSE, "malicious content detected"),
@@ -61,6 +60,9 @@ def translate(exc: BaseException, operation: str) -> DeliveryError:
         return RetryLater(f"XTA {operation}: connection failed", code="connection", detail=str(exc))
     if isinstance(exc, zeep.exceptions.TransportError):
         status = exc.status_code or 0
+        if 200 <= status < 300:          # zeep: "Server returned response ... with invalid XML"
+            return RetryLater(f"XTA {operation}: unusable response from the provider",
+                              code="xta:bad-response", detail=_clip(exc.message))
         kind = RETRY if status in RETRY_STATUS or status >= 500 else REFUSE
         return kind(f"XTA {operation}: HTTP {status}", code=f"http:{status}",
                     detail=_clip(exc.content or exc.message))

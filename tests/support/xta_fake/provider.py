@@ -7,8 +7,9 @@ Every request envelope is checked: SOAP 1.2, the SOAP action belongs to the port
 posted to, wsa:Action/wsa:To agree, and EVERY header and body element validates against the
 real XSDs (a violation earns the schema-violation fault). Every answer is validated too, so
 a bug in the fake fails loudly. A message stays in the mailbox, fetched or not, until it is
-closed. Faults, HTTP errors, delays, garbage and dropped connections can be injected per
-operation (`fail_next`, `http_error_next`, `delay_next`, `garbage_next`, `drop_next`).
+closed. Faults, HTTP errors, delays, garbage, raw bytes and dropped connections can be
+injected per operation (`fail_next`, `http_error_next`, `delay_next`, `garbage_next`,
+`raw_next`, `drop_next`).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class Stored:
 class Injection:
     """Something to do instead of (or after) answering the next call of an operation."""
 
-    kind: str                        # fault | http | delay | garbage | drop
+    kind: str                        # fault | http | delay | garbage | raw | drop
     name: str = ""
     code: str = ""
     text: str = ""
@@ -152,6 +153,10 @@ class FakeProvider:
     def garbage_next(self, operation: str) -> None:
         self.injections[operation].append(Injection("garbage"))
 
+    def raw_next(self, operation: str, body: bytes, status: int = 200) -> None:
+        """Answer the next call with these exact bytes (hostile or broken answers)."""
+        self.injections[operation].append(Injection("raw", text=body.decode(), status=status))
+
     def drop_next(self, operation: str) -> None:
         """Do the operation, then drop the connection before answering (a lost response)."""
         self.injections[operation].append(Injection("drop"))
@@ -176,6 +181,9 @@ class FakeProvider:
             return self._fault(XtaFault(injection.name, injection.code, injection.text))
         elif injection and injection.kind == "http":
             return web.Response(status=injection.status, text=injection.text or "unavailable")
+        elif injection and injection.kind == "raw":
+            return web.Response(status=injection.status, body=injection.text.encode(),
+                                content_type="application/soap+xml")
         elif injection and injection.kind == "garbage":
             return web.Response(status=200, body=b"<html>not soap", content_type="application/soap+xml")
         try:
