@@ -8,9 +8,8 @@ header's `nachrichtentyp/code` equal to the root element's local name. Pure: `no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from lxml import etree
 
@@ -27,17 +26,22 @@ AUTHORITY_IDS: dict[str, tuple[str, str]] = {
 }
 _AUTHORITY_RE = {p: re.compile(rx) for p, (rx, _) in AUTHORITY_IDS.items()}
 _IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+_LETTER_DIGITS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # A=10..Z=35
 _BIC_RE = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 # parents whose `kennung` is an address (e-mail, phone), not an authority id
 _NOT_AUTHORITY = frozenset({"erreichbarkeit"})
 
 
-@dataclass(frozen=True, slots=True)
-class RuleContext:
-    """What the rules need besides the element: the time of the check and the allowed skew."""
+class RuleContext(NamedTuple):
+    """What the date rules compare with: today, and the latest acceptable creation time."""
 
-    now: datetime
-    clock_skew: timedelta
+    today: date
+    latest: datetime             # now + allowed clock skew
+
+    @classmethod
+    def at(cls, now: datetime, clock_skew: timedelta) -> "RuleContext":
+        """The context for a check made at `now`."""
+        return cls(now.date(), now + clock_skew)
 
 
 def iban_valid(iban: str) -> bool:
@@ -45,8 +49,7 @@ def iban_valid(iban: str) -> bool:
     iban = iban.replace(" ", "").upper()
     if not _IBAN_RE.fullmatch(iban):
         return False
-    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
-    return int(digits) % 97 == 1
+    return int((iban[4:] + iban[:4]).translate(_LETTER_DIGITS)) % 97 == 1
 
 
 def _iban(el: etree._Element, ctx: RuleContext) -> str | None:
@@ -70,7 +73,7 @@ def _geburtsdatum(el: etree._Element, ctx: RuleContext) -> str | None:
         born = date.fromisoformat(value[:10])
     except ValueError:
         return None  # the schema layer judges the format
-    if born > ctx.now.date():
+    if born > ctx.today:
         return f"date of birth {value} lies in the future"
     return None
 
@@ -81,10 +84,10 @@ def _erstellungszeitpunkt(el: etree._Element, ctx: RuleContext) -> str | None:
         created = datetime.fromisoformat(value)
     except ValueError:
         return None
-    now = ctx.now
-    if (created.tzinfo is None) != (now.tzinfo is None):
-        created = created.replace(tzinfo=now.tzinfo)  # a local time is read in now's zone
-    if created > now + ctx.clock_skew:
+    latest = ctx.latest
+    if (created.tzinfo is None) != (latest.tzinfo is None):
+        created = created.replace(tzinfo=latest.tzinfo)  # a local time is read in now's zone
+    if created > latest:
         return f"creation time {value} lies in the future"
     return None
 
@@ -116,25 +119,32 @@ _RULES: dict[str, Callable[[etree._Element, RuleContext], str | None]] = {
     "erstellungszeitpunkt": _erstellungszeitpunkt,
     "kennung": _kennung,
 }
-_TAGS = tuple("{*}" + name for name in _RULES)
+_TAGS = tuple("{*}" + name for name in (*_RULES, "nachrichtentyp"))
 
 
 def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
-    """Run every business rule on the tree; one Issue per violation."""
+    """Run every business rule on the tree in one pass; one Issue per violation."""
     issues = []
+    header_seen = False
     for el in root.iter(*_TAGS):
-        problem = _RULES[local_name(el.tag)](el, ctx)
+        tag = el.tag
+        name = tag if tag[0] != "{" else local_name(tag)
+        if name == "nachrichtentyp":
+            if not header_seen:  # the header's comes first; others may name other messages
+                header_seen = True
+                header = _header_problem(root, el)
+                if header:
+                    issues.append(header)
+            continue
+        problem = _RULES[name](el, ctx)
         if problem:
             issues.append(Issue(problem, element_path(el), el.sourceline, "rule"))
-    header = _header_problem(root)
-    if header:
-        issues.append(header)
     return issues
 
 
-def _header_problem(root: etree._Element) -> Issue | None:
+def _header_problem(root: etree._Element, typ: etree._Element) -> Issue | None:
     """The header's nachrichtentyp code must name the root element (the message type)."""
-    code = root.find(".//{*}nachrichtentyp/{*}code")
+    code = next(typ.iterchildren("{*}code"), None)
     if code is None:
         return None
     expected = local_name(root.tag)

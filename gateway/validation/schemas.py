@@ -35,7 +35,7 @@ class CompiledSchema:
 class SchemaCatalog:
     """All compiled schemas of the configured standards, plus their merged code lists."""
 
-    __slots__ = ("standards", "codelists", "_by_key", "_by_ns")
+    __slots__ = ("standards", "codelists", "valid_codes", "_by_key", "_by_ns")
 
     def __init__(self, standards: Iterable[Standard]):
         self.standards = tuple(standards)
@@ -56,6 +56,8 @@ class SchemaCatalog:
         for compiled in by_key.values():
             by_ns.setdefault(compiled.namespace, []).append(compiled)
         self.codelists = lists
+        # (listURI, listVersionID, code) of every code: the code-list layer's hot path
+        self.valid_codes = frozenset((cl.uri, cl.version, code) for cl in lists for code in cl.codes)
         self._by_key = by_key
         self._by_ns = by_ns
 
