@@ -41,6 +41,47 @@ _STRICT = SignatureConfiguration(
 )
 
 
+class _Adopting:
+    """signxml copies the document twice before signing; the tree we just parsed is ours, so
+    the first copy is skipped and that tree becomes the signed document (the digest input
+    remains a separate copy)."""
+
+    adopt = None
+
+    def get_root(self, data):
+        if data is not None and data is self.adopt:
+            self.adopt = None
+            return data
+        return super().get_root(data)
+
+
+class _XMLSigner(_Adopting, XMLSigner):
+    """XMLSigner that signs our freshly parsed tree in place."""
+
+
+class _XAdESSigner(_Adopting, TimedXAdESSigner):
+    """TimedXAdESSigner that signs our freshly parsed tree in place."""
+
+
+class _Inspected:
+    """signxml verifies the very tree gateway.dsig inspected, not a second parse of the bytes.
+
+    signxml's get_root() would re-parse or copy; it never modifies the root it is given
+    (signature and references are checked on copies), so handing it our tree is safe.
+    """
+
+    def get_root(self, data):
+        return data if isinstance(data, etree._Element) else super().get_root(data)
+
+
+class _XMLVerifier(_Inspected, XMLVerifier):
+    """XMLVerifier on the inspected tree."""
+
+
+class _XAdESVerifier(_Inspected, XAdESVerifier):
+    """XAdESVerifier on the inspected tree."""
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedMessage:
     """The signed content of a verified message and who signed it: all downstream code reads."""
@@ -82,7 +123,8 @@ class Signer:
         args = dict(method=SignatureConstructionMethod.enveloped, signature_algorithm=key.method,
                     digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=SIGN_C14N)
         use_xades = self.wants_xades(partner) if xades is None else xades
-        signer = TimedXAdESSigner(now, **args) if use_xades else XMLSigner(**args)
+        signer = _XAdESSigner(now, **args) if use_xades else _XMLSigner(**args)
+        signer.adopt = root
         try:
             signed = signer.sign(root, key=key.private_key, cert=[key.certificate, *key.chain],
                                  always_add_key_value=False)
@@ -113,7 +155,7 @@ class Verifier:
         root = xmlparse.parse(xml, self.limits).getroot()
         shape = inspect(root)
         signer = self.trust.check(partner, shape.certificates, now)
-        results = self._signxml(xml, shape, now)
+        results = self._signxml(root, shape, now)
         signed = results[shape.document_reference]
         if signed.signed_xml is None:
             raise SignatureError("the signed content is not XML")
@@ -123,12 +165,12 @@ class Verifier:
             when = signing_time(props, shape.certificates[0], now, self.skew)
         return VerifiedMessage(signed.signed_data, signed.signed_xml, signer, name_of(shape.method), when)
 
-    def _signxml(self, xml: bytes, shape: SignatureShape, now: datetime) -> list:
+    def _signxml(self, root: etree._Element, shape: SignatureShape, now: datetime) -> list:
         """Run signxml pinned to the signing certificate already accepted by the trust store."""
         config = replace(_STRICT, verification_time=now, expect_references=shape.references)
-        verifier = XAdESVerifier() if shape.xades else XMLVerifier()
+        verifier = _XAdESVerifier() if shape.xades else _XMLVerifier()
         try:
-            result = verifier.verify(xml, x509_cert=shape.certificates[0], expect_config=config)
+            result = verifier.verify(root, x509_cert=shape.certificates[0], expect_config=config)
         except InvalidDigest as exc:
             raise SignatureError(_digest_reason(str(exc), shape)) from None
         except InvalidSignature:
