@@ -15,7 +15,7 @@ ALIASES: dict[str, str] = {
     "http": "adapters.http:HttpSender",
     "soap": "adapters.soap:SoapSender",
     "memory": "adapters.memory:MemorySender",
-    "xta": "adapters.xta:XtaAdapter",
+    "xta": "adapters.xta:XtaTransport",
 }
 
 

@@ -46,15 +46,9 @@ class XtaAdapter:
     @classmethod
     def from_partner(cls, spec, config) -> "XtaAdapter":
         """Build from a `[partners."ID"]` entry with transport = "xta" (see docs/xta.md)."""
-        gateway = config.gateway
-        defaults = {"account": gateway.authority_id, "account_name": gateway.authority_name}
-        if spec.endpoints:
-            defaults["endpoint"] = spec.endpoints[0]
-        if spec.client_cert:
-            defaults.update(client_cert=spec.client_cert, client_key=spec.client_key)
-        settings = XtaSettings.from_options(dict(spec.options), where=f'[partners."{spec.id}"].options',
-                                            base_dir=config.base_dir, defaults=defaults)
-        return cls(settings)
+        from .accounts import partner_settings
+        endpoint = spec.endpoints[0] if spec.endpoints else ""
+        return cls(partner_settings(spec.id, dict(spec.options), endpoint, config=config))
 
     # -- Sender ---------------------------------------------------------------------------
     async def send(self, msg: Outgoing, attachments: Sequence[Attachment] = ()) -> SendResult:
