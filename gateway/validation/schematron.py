@@ -7,6 +7,7 @@ the rule id when the Schematron gives one.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from lxml import etree, isoschematron
@@ -19,13 +20,15 @@ _FINDINGS = f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"
 
 
 class SchematronRules:
-    """One compiled Schematron file; `check(tree)` returns the Issues it finds."""
+    """One compiled Schematron file; `check(tree)` returns the Issues it finds (thread-safe:
+    lxml keeps the last report on the object, so checks take turns)."""
 
-    __slots__ = ("source", "_schematron")
+    __slots__ = ("source", "_schematron", "_lock")
 
     def __init__(self, file: str | os.PathLike):
         path = Path(file)
         self.source = str(path)
+        self._lock = threading.Lock()
         parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
         try:
             doc = etree.fromstring(path.read_bytes(), parser, base_url=str(path))
@@ -38,10 +41,12 @@ class SchematronRules:
     def check(self, tree: etree._ElementTree) -> list[Issue]:
         """Issues for every failed assert / successful report in this tree."""
         sch = self._schematron
-        if sch.validate(tree):
-            return []
+        with self._lock:
+            if sch.validate(tree):
+                return []
+            report = sch.validation_report
         issues = []
-        for finding in sch.validation_report.iter(*_FINDINGS):
+        for finding in report.iter(*_FINDINGS):
             text = " ".join("".join(finding.findtext(f"{{{SVRL}}}text") or "").split())
             rule = finding.get("id")
             message = f"{text} [{rule}]" if rule else text

@@ -69,11 +69,11 @@ class Validator:
         with compiled.lock:
             if not compiled.schema.validate(tree):
                 return _schema_issues(tree, compiled.schema.error_log)
-            issues = self._codelist_issues(root)
-            if compiled.rules:
-                issues += check_rules(root, RuleContext.at(now, self.clock_skew))
-            for rules in compiled.schematron:
-                issues += rules.check(tree)
+        issues = self._codelist_issues(root)
+        if compiled.rules:
+            issues += check_rules(root, RuleContext.at(now, self.clock_skew))
+        for rules in compiled.schematron:
+            issues += rules.check(tree)
         return issues[:MAX_ISSUES]
 
     def check(self, xml: bytes, *, now: datetime) -> etree._ElementTree:

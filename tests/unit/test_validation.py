@@ -269,3 +269,14 @@ def test_invalid_vectors_report_the_expected_issue(validator, path):
                 and all(m in issue.message for m in want.get("message", [])))
 
     assert any(matches(i) for i in issues), f"{want} not among:\n{rendered}"
+
+
+def test_one_validator_is_shared_safely_by_threads(validator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = antrag()
+    bad = antrag(("<postleitzahl>80337</postleitzahl>", "<postleitzahl>123</postleitzahl>"))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda xml: validator.validate(xml, now=NOW), [good, bad] * 40))
+    assert all(r == [] for r in results[0::2])
+    assert all([i.path.rsplit("/", 1)[1] for i in r] == ["postleitzahl"] for r in results[1::2])
