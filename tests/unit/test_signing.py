@@ -318,3 +318,15 @@ def test_canary_fails_without_a_valid_key(pki):
     signer = signer_for(pki.expired)
     with pytest.raises(ConfigError, match="no own signing key is valid"):
         canary(signer, now=NOW)
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    (b'Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>',
+     b'Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"/></ds:Transforms>',
+     "transform http://www.w3.org/TR/1999/REC-xslt-19991116 is not allowed"),
+    (b'URI="#msg-1"', b'URI="http://127.0.0.1:1/payload.xml"', "only same-document references"),
+    (b'URI="#msg-1"', b'URI="#nowhere"', "reference #nowhere points at no element"),
+])
+def test_foreign_transforms_and_references_are_refused(pki, signed, old, new, fragment):
+    assert old in signed
+    reject(verifier_for(pki.ecdsa), signed.replace(old, new, 1), fragment)
