@@ -181,6 +181,8 @@ class Verifier:
             raise SignatureError(f"certificate check failed: {exc}") from None
         except (InvalidInput, SignXMLException, etree.DocumentInvalid, etree.XMLSyntaxError, ValueError) as exc:
             raise SignatureError(f"malformed signature: {exc}") from None
+        except Exception as exc:  # fail closed: whatever else breaks inside signxml is a refusal
+            raise SignatureError(f"signature could not be verified ({type(exc).__name__}: {exc})") from None
         return result if isinstance(result, list) else [result]
 
 

@@ -330,3 +330,16 @@ def test_canary_fails_without_a_valid_key(pki):
 def test_foreign_transforms_and_references_are_refused(pki, signed, old, new, fragment):
     assert old in signed
     reject(verifier_for(pki.ecdsa), signed.replace(old, new, 1), fragment)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda sig: setattr(sig.find(f"{DS}SignatureValue"), "text", None),
+    lambda sig: setattr(sig.find(f"{DS}SignatureValue"), "text", "not base64!"),
+    lambda sig: sig.find(f".//{DS}DigestValue").getparent().remove(sig.find(f".//{DS}DigestValue")),
+    lambda sig: sig.find(f"{DS}SignedInfo/{DS}SignatureMethod").attrib.pop("Algorithm"),
+])
+def test_malformed_signatures_are_refused_not_crashed_on(pki, signed, mangle):
+    root = tree(signed)
+    mangle(root.find(f"{DS}Signature"))
+    with pytest.raises(SignatureError):
+        verifier_for(pki.ecdsa).verify(etree.tostring(root), partner=PARTNER, now=NOW)
