@@ -1,9 +1,7 @@
 """`gateway sign` and `gateway verify`: sign a file with our key, verify one against a partner's trust."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from ..errors import MessageError
 from ..keys import KeyRing, read_certificates
 from ..signing import SELF, Signer, Verifier, own_verifier
 from ..trust import TrustStore
+from .library import _write_atomic as write_atomic  # one atomic-write rule for all commands
 
 
 def register(sub) -> None:
@@ -96,17 +95,3 @@ def _emit(data: bytes, output: Path | None) -> None:
         sys.stdout.buffer.flush()
     else:
         write_atomic(output, data)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see the old file or the whole new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
