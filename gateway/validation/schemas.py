@@ -70,7 +70,8 @@ class SchemaCatalog:
         ns, _, name = root.tag[1:].partition("}") if root.tag[0] == "{" else ("", "", root.tag)
         candidates = self._by_ns.get(ns)
         if not candidates:
-            return Issue(f"no schema for namespace '{ns}' (known: {self._describe_known()})",
+            what = f"namespace '{ns}'" if ns else f"root element '{name}' without a namespace"
+            return Issue(f"no schema for {what} (known: {self._describe_known()})",
                          local_name(root.tag), root.sourceline, "schema")
         attr = candidates[0].version_attribute
         version = root.get(attr)

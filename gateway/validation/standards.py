@@ -99,9 +99,11 @@ def _schema_spec(data: Any, index: int, file: Path, base: Path) -> SchemaSpec:
 
 
 def own_standard(xsd_root: Path) -> Standard:
-    """The gateway's own message library: every family schema under messages/, with code lists."""
+    """The gateway's own message library: `messages/<family>/<family>.xsd`, with code lists
+    (other .xsd files in a family folder are parts included by that schema)."""
     messages = xsd_root / "messages"
-    files = sorted(messages.glob("*/*.xsd")) if messages.is_dir() else []
+    families = sorted(d for d in messages.iterdir() if d.is_dir()) if messages.is_dir() else []
+    files = [d / f"{d.name}.xsd" for d in families if (d / f"{d.name}.xsd").is_file()]
     schemas = []
     for f in files:
         ns, version = schema_identity(f)

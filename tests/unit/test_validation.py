@@ -280,3 +280,8 @@ def test_one_validator_is_shared_safely_by_threads(validator):
         results = list(pool.map(lambda xml: validator.validate(xml, now=NOW), [good, bad] * 40))
     assert all(r == [] for r in results[0::2])
     assert all([i.path.rsplit("/", 1)[1] for i in r] == ["postleitzahl"] for r in results[1::2])
+
+
+def test_root_without_namespace_says_so(validator):
+    (issue,) = validator.validate(b"<brief/>", now=NOW)
+    assert issue.message.startswith("no schema for root element 'brief' without a namespace (known: ")
