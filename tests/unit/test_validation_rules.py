@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from gateway.validation import AUTHORITY_IDS, authority_id_problem, iban_valid
 
@@ -38,3 +39,24 @@ def test_bad_authority_ids_say_why(kennung, fragment):
 def test_every_prefix_in_the_table_has_a_pattern_and_description():
     for prefix, (pattern, what) in AUTHORITY_IDS.items():
         assert prefix.islower() and pattern and what
+
+
+def _with_check_digits(country: str, bban: str) -> str:
+    """An IBAN with correct check digits computed the textbook way (ISO 7064 mod 97-10)."""
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+_BBAN = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=11, max_size=30)
+
+
+@given(country=st.sampled_from(["DE", "AT", "FR", "NL", "GB"]), bban=_BBAN,
+       pos=st.integers(min_value=4), delta=st.integers(min_value=1, max_value=9))
+def test_iban_checksum_property(country, bban, pos, delta):
+    iban = _with_check_digits(country, bban)
+    assert iban_valid(iban)
+    # mod 97 catches every single-digit substitution
+    digit_positions = [i for i, c in enumerate(iban) if c.isdigit() and i >= 2]
+    i = digit_positions[pos % len(digit_positions)]
+    broken = iban[:i] + str((int(iban[i]) + delta) % 10) + iban[i + 1:]
+    assert not iban_valid(broken)
