@@ -8,6 +8,7 @@ header's `nachrichtentyp/code` equal to the root element's local name. Pure: `no
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Callable, NamedTuple
 
@@ -92,6 +93,7 @@ def _erstellungszeitpunkt(el: etree._Element, ctx: RuleContext) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # the same few authorities appear in message after message
 def authority_id_problem(kennung: str) -> str | None:
     """Why a kennung is not a valid authority id (`prefix:id`), or None when it is."""
     prefix, sep, rest = kennung.partition(":")
