@@ -56,7 +56,7 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    writer = create_async_engine(url, pool_size=1, max_overflow=0)
+    writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=300)
     if not database or database == ":memory:":
         raise ConfigError("[store] url: an SQLite store needs a file (sqlite:///PATH)")
     reader = create_async_engine(url, pool_size=4, max_overflow=4)

@@ -152,3 +152,32 @@ def test_rehashing_one_entry_breaks_the_next_link():
         e.seq, e.at, e.event, e.actor, e.message_id, e.details, e.prev_hash))
     broken = audit.verify(entries)
     assert broken.seq == 3 and "prev_hash" in broken.reason
+
+
+# -- the [store] configuration section --------------------------------------------------------
+
+def test_store_section_defaults_and_retention(tmp_path):
+    from gateway import config
+    c = config.from_dict({}, base_dir=tmp_path)
+    assert c.store.url == "" and c.store.auto_upgrade and c.store.retention == ()
+    assert c.store.retention_days("acknowledged") is None
+    c = config.from_dict({"store": {"lease_seconds": 30, "retention": {"dead": 7, "acknowledged": 90}}},
+                         base_dir=tmp_path)
+    assert c.store.lease_seconds == 30 and c.store.retention_days("dead") == 7
+    assert dict(c.store.retention) == {"acknowledged": 90, "dead": 7}
+
+
+@pytest.mark.parametrize("table,message", [
+    ({"retention": {"ready": 3}}, "not a final state"),
+    ({"retention": {"dead": 0}}, "whole days"),
+    ({"retention": {"dead": True}}, "whole days"),
+    ({"retention": 5}, "must be a table"),
+    ({"lease_seconds": 0}, "lease_seconds"),
+    ({"urll": "x"}, "did you mean 'url'"),
+    ({"auto_upgrade": "yes"}, "expected bool"),
+])
+def test_store_section_refuses_bad_values(tmp_path, table, message):
+    from gateway import config
+    from gateway.errors import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        config.from_dict({"store": table}, base_dir=tmp_path)
