@@ -55,7 +55,7 @@ class Validator:
         try:
             tree = parse(xml, self.limits)
         except XmlSecurityError as exc:
-            return [Issue(str(exc), "", exc.line, "parse")]
+            return [_parse_issue(exc)]
         return self.validate_tree(tree, now=now)
 
     def validate_tree(self, tree: etree._ElementTree | etree._Element, *, now: datetime) -> list[Issue]:
@@ -81,7 +81,7 @@ class Validator:
         try:
             tree = parse(xml, self.limits)
         except XmlSecurityError as exc:
-            raise ValidationFailed([Issue(str(exc), "", exc.line, "parse")]) from None
+            raise ValidationFailed([_parse_issue(exc)]) from None
         issues = self.validate_tree(tree, now=now)
         if issues:
             raise ValidationFailed(issues)
@@ -117,6 +117,10 @@ class Validator:
             return None
         return Issue(f"code '{code}' is not in code list {uri} version {cl.version}",
                      element_path(code_el), code_el.sourceline, "codelist")
+
+
+def _parse_issue(exc: XmlSecurityError) -> Issue:
+    return Issue(str(exc), "", exc.line, "parse")
 
 
 def _schema_issues(tree: etree._ElementTree, log) -> list[Issue]:

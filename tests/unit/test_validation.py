@@ -237,6 +237,9 @@ def test_check_raises_validation_failed_with_all_issues(validator):
         validator.check(xml, now=NOW)
     assert [i.check for i in info.value.issues] == ["rule"]
     assert validator.check(antrag(), now=NOW).getroot().tag.endswith(ROOT_NAME)
+    with pytest.raises(ValidationFailed) as info:
+        validator.check(b"<a>", now=NOW)
+    assert [i.check for i in info.value.issues] == ["parse"]
 
 
 def _invalid_vectors():
