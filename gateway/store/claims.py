@@ -10,6 +10,7 @@ same SELECT-then-UPDATE atomic.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Sequence
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,23 +26,31 @@ def _due(now: datetime):
     return or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now)
 
 
-def _candidates(direction: Direction, now: datetime, limit: int, pg: bool):
+def _candidates(direction: Direction, now: datetime, limit: int, pg: bool,
+                types: Sequence[str] | None = None, partners: Sequence[str] | None = None):
     if direction is Direction.OUT:
         where = or_(and_(m.state.in_([s.value for s in CLAIMABLE[direction]]), _due(now)),
                     and_(m.state == State.SENDING.value, m.lease_until < now))
     else:
         where = and_(m.state.in_([s.value for s in CLAIMABLE[direction]]), _due(now),
                      or_(m.claimed_by.is_(None), m.lease_until < now))
+    if types is not None:
+        where = and_(where, m.message_type.in_(list(types)))
+    if partners is not None:
+        where = and_(where, m.partner.in_(list(partners)))
     q = (select(*batch.META_COLUMNS).where(m.direction == direction.value, where)
          .order_by(m.next_attempt_at.asc().nulls_first(), m.id).limit(limit))
     return q.with_for_update(skip_locked=True) if pg else q
 
 
 async def claim(conn: AsyncConnection, node: str, *, limit: int, direction: Direction,
-                now: datetime, lease_seconds: float) -> list[Message]:
-    """Claim up to `limit` due messages for `node` in the caller's (write) transaction."""
+                now: datetime, lease_seconds: float, types: Sequence[str] | None = None,
+                partners: Sequence[str] | None = None) -> list[Message]:
+    """Claim up to `limit` due messages for `node` in the caller's (write) transaction,
+    only of these message `types` / from or to these `partners` when given."""
     pg = conn.dialect.name == "postgresql"
-    rows = {r["id"]: dict(r) for r in (await conn.execute(_candidates(direction, now, limit, pg))).mappings()}
+    query = _candidates(direction, now, limit, pg, types, partners)
+    rows = {r["id"]: dict(r) for r in (await conn.execute(query)).mappings()}
     if not rows:
         return []
     until = now + timedelta(seconds=lease_seconds)

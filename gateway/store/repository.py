@@ -216,13 +216,16 @@ class Store:
             return await batch.apply(conn, items, self.clock(), strict=False)
 
     async def claim_due(self, node: str, *, limit: int = 20, direction: Direction = Direction.OUT,
-                        now: datetime | None = None) -> list[Message]:
+                        now: datetime | None = None, types: Sequence[str] | None = None,
+                        partners: Sequence[str] | None = None) -> list[Message]:
         """Claim up to `limit` due messages for `node` with a lease of `lease_seconds`.
         Outbound: ready/retry_wait (due) and sending with an expired lease -> sending.
-        Inbound: verified (due, not leased) -> leased for delivery, state unchanged."""
+        Inbound: verified (due, not leased) -> leased for delivery, state unchanged.
+        `types`/`partners` (None: any) restrict the claim, e.g. to one delivery route."""
         async with self._write() as conn:
             return await claims.claim(conn, node, limit=limit, direction=Direction(direction),
-                                      now=now or self.clock(), lease_seconds=self.lease_seconds)
+                                      now=now or self.clock(), lease_seconds=self.lease_seconds,
+                                      types=types, partners=partners)
 
     async def release(self, msg_id: str, *, node: str, next_attempt_at: datetime | None = None,
                       detail: str = "") -> Message:
