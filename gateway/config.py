@@ -201,6 +201,31 @@ class StoreSection:
         return dict(self.retention).get(str(state))
 
 
+@dataclass(frozen=True, slots=True)
+class ApiSection:
+    """[api]: the backend REST API under /api (docs/backend-api.md)."""
+
+    operator_token: bool = True            # also accept [server] api_token / data_dir/api-token (all scopes)
+    max_page: int = 200                    # largest page a list call returns
+
+
+@dataclass(frozen=True, slots=True)
+class WebhooksSection:
+    """[webhooks]: push inbound messages and status changes to a backend URL (docs/backend-api.md)."""
+
+    url: str = ""                          # "" = no webhooks; https:// (http:// only to loopback)
+    secret: str = ""                       # secret reference env:NAME or file:PATH (HMAC-SHA256 key)
+    inbound: bool = True                   # push verified inbound messages (-> delivered on 2xx)
+    states: tuple[str, ...] = ("acknowledged", "rejected", "dead", "failed", "cancelled")  # outbound states pushed
+    ca_file: str = ""                      # CA bundle (PEM) for the backend's HTTPS server (default: system)
+    timeout: float = 10.0                  # seconds for one push
+    interval: float = 2.0                  # seconds between scans for due pushes
+    batch: int = 20                        # pushes per scan
+    backoff_initial: float = 5.0           # seconds before the first retry
+    backoff_factor: float = 2.0            # growth per failed attempt
+    backoff_max: float = 600.0             # ceiling of one wait (retried until the backend answers 2xx)
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
@@ -209,6 +234,8 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySection,
     "keys": KeysSection,
     "store": StoreSection,
+    "api": ApiSection,
+    "webhooks": WebhooksSection,
 }
 
 

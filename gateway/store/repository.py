@@ -95,6 +95,15 @@ class Store:
         async with self._writer.begin() as conn:
             yield conn
 
+    def writing(self):
+        """A write transaction on the store's writer (async context manager yielding the
+        connection), for the tables other parts own (API tokens, webhook events)."""
+        return self._write()
+
+    def reading(self):
+        """A read connection (async context manager), for the tables other parts own."""
+        return self._reader.connect()
+
     # -- creating messages -----------------------------------------------------------------
 
     async def submit_outbound(self, *, message_uuid: str, message_type: str, partner: str,
@@ -312,6 +321,10 @@ class Store:
         if msg is None:
             raise NotFound(f"message {msg_id}")
         return msg
+
+    async def find_client_ref(self, client: str, client_ref: str) -> Message | None:
+        """The message a backend submitted under this reference, if stored."""
+        return await self._one(m.client == client, m.client_ref == client_ref)
 
     async def find(self, direction: Direction, message_uuid: str) -> Message | None:
         """The message with this UUID in this direction, if stored."""

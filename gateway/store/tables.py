@@ -115,3 +115,42 @@ audit_log = Table(
 def utcnow() -> datetime:
     """The current time, aware, UTC."""
     return datetime.now(timezone.utc)
+
+
+# -- backend integration (gateway.tokens, gateway.webhooks; migration 0002) -------------
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("name", String(100), primary_key=True),          # the backend system
+    Column("digest", String(64), nullable=False),            # SHA-256 (hex) of the token
+    Column("types", Text, nullable=False),                   # JSON list of type patterns
+    Column("partners", Text, nullable=False),                # JSON list of partner patterns
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    UniqueConstraint("digest"),
+)
+
+webhook_events = Table(
+    "webhook_events", metadata,
+    Column("id", String(40), primary_key=True),              # receivers dedupe on it
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("history_id", BigInteger, nullable=False),        # the routing-slip step pushed
+    Column("state", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(200), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("history_id"),
+    Index(None, "delivered_at", "next_attempt_at"),
+    Index(None, "message_id"),
+)
+
+webhook_cursor = Table(
+    "webhook_cursor", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("position", BigInteger, nullable=False),          # history ids up to here are scanned
+)
