@@ -226,6 +226,158 @@ class WebhooksSection:
     backoff_max: float = 600.0             # ceiling of one wait (retried until the backend answers 2xx)
 
 
+@dataclass(frozen=True, slots=True)
+class OutboundFolderSpec:
+    """[folders.outbound."NAME"]: a drop folder a backend writes records or unsigned XML into."""
+
+    name: str
+    path: str                              # the folder watched (done/ and failed/ are made inside)
+    backend: str = ""                      # client name stored with each message (default: folder:NAME)
+    type: str = ""                         # default message type of bare records
+    partner: str = ""                      # default partner of bare records and XML without leser
+    types: tuple[str, ...] = ()            # types this folder may send ("*" = any; default: `type`)
+    partners: tuple[str, ...] = ()         # partners it may send to ("*" = any; default: `partner`)
+    completion: str = "rename"             # rename (temp name, then rename) | done-file (NAME.done beside it)
+    ignore: tuple[str, ...] = (".*", "*.tmp", "*.part")  # name patterns never picked up
+    min_age: float = 0.0                   # seconds since the last change before a file is taken
+    max_bytes: int = 10 * 1024 * 1024      # larger files go to failed/
+    batch: int = 100                       # files handled per scan
+    done_dir: str = "done"                 # relative to `path`, or absolute
+    failed_dir: str = "failed"             # relative to `path`, or absolute
+
+    @property
+    def client(self) -> str:
+        """The client name messages from this folder are stored under."""
+        return self.backend or f"folder:{self.name}"
+
+    def allows(self, message_type: str, partner: str) -> str:
+        """'' when this folder may send `message_type` to `partner`, else the reason why not."""
+        types = self.types or ((self.type,) if self.type else ())
+        partners = self.partners or ((self.partner,) if self.partner else ())
+        if "*" not in types and message_type not in types:
+            return f"folder {self.name} may not send {message_type} (allowed: {', '.join(types) or 'none'})"
+        if "*" not in partners and partner not in partners:
+            return f"folder {self.name} may not send to {partner} (allowed: {', '.join(partners) or 'none'})"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFolderSpec:
+    """[folders.inbound."NAME"]: a folder received messages are written into for a backend."""
+
+    name: str
+    path: str                              # target folder (created if missing)
+    types: tuple[str, ...] = ("*",)        # message types written here ("*" = any)
+    partners: tuple[str, ...] = ("*",)     # from these partners ("*" = any)
+    record_json: bool = False              # also write TYPE_UUID.json with the message as a record
+    batch: int = 50                        # messages written per run
+
+    def matches(self, message_type: str, partner: str) -> bool:
+        """True when a message of this type from this partner belongs in this folder."""
+        return (("*" in self.types or message_type in self.types)
+                and ("*" in self.partners or partner in self.partners))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFolderSpec:
+    """[folders.source."NAME"]: a shared folder partners leave signed messages in (a transport)."""
+
+    name: str
+    path: str
+    completion: str = "rename"             # as for outbound folders
+    ignore: tuple[str, ...] = (".*", "*.tmp", "*.part")
+    min_age: float = 0.0
+    max_bytes: int = 10 * 1024 * 1024
+    done_dir: str = "done"                 # messages stored as verified or rejected
+    failed_dir: str = "failed"             # messages refused without storing (audited), with NAME.error.txt
+
+
+@dataclass(frozen=True, slots=True)
+class FoldersSection:
+    """[folders]: drop folders for legacy backends and shared folders (docs/drop-folders.md)."""
+
+    outbound: tuple[OutboundFolderSpec, ...] = ()
+    inbound: tuple[InboundFolderSpec, ...] = ()
+    source: tuple[SourceFolderSpec, ...] = ()
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "FoldersSection":
+        """Build from [folders.outbound.NAME], [folders.inbound.NAME], [folders.source.NAME]."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        kinds = {"outbound": OutboundFolderSpec, "inbound": InboundFolderSpec,
+                 "source": SourceFolderSpec}
+        unknown = set(data) - set(kinds)
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ConfigError(f"{where}: unknown key {key!r}{_hint(key, kinds)}; write "
+                              "[folders.outbound.NAME], [folders.inbound.NAME] or [folders.source.NAME]")
+        built: dict[str, tuple] = {}
+        for kind, spec_cls in kinds.items():
+            tables = data.get(kind, {})
+            if not isinstance(tables, Mapping):
+                raise ConfigError(f"{where[:-1]}.{kind}]: must be a table of named folders")
+            specs = []
+            for name, table in tables.items():
+                at = f'{where[:-1]}.{kind}."{name}"]'
+                if not isinstance(table, Mapping) or "path" not in table:
+                    raise ConfigError(f"{at}: must be a table with a path")
+                if "name" in table:
+                    raise ConfigError(f"{at}: the name is the table name, do not repeat it as a key")
+                specs.append(_check_folder(build_dataclass(spec_cls, {"name": name, **table}, at), at))
+            built[kind] = tuple(specs)
+        paths = [s.path for specs in built.values() for s in specs]
+        if len(set(paths)) != len(paths):
+            raise ConfigError(f"{where}: two folders share one path")
+        return cls(**built)
+
+
+def _check_folder(spec: Any, where: str) -> Any:
+    """Refuse a folder table that cannot work (bad completion mode, nothing it may send)."""
+    completion = getattr(spec, "completion", "rename")
+    if completion not in ("rename", "done-file"):
+        raise ConfigError(f"{where} completion: {completion!r} is not 'rename' or 'done-file'")
+    if isinstance(spec, OutboundFolderSpec) and not (spec.types or spec.type):
+        raise ConfigError(f"{where}: set `type` or `types`, else the folder may send nothing")
+    if isinstance(spec, OutboundFolderSpec) and not (spec.partners or spec.partner):
+        raise ConfigError(f"{where}: set `partner` or `partners`, else the folder may send to nobody")
+    if getattr(spec, "batch", 1) < 1 or getattr(spec, "max_bytes", 1) < 1:
+        raise ConfigError(f"{where}: batch and max_bytes must be >= 1")
+    return spec
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSection:
+    """[scheduler]: the background jobs of `gateway serve` (docs/scheduler.md)."""
+
+    enabled: bool = True                   # false: this node serves requests only and runs no jobs
+    folders_interval: float = 5.0          # seconds between outbound drop-folder scans
+    inbound_interval: float = 5.0          # seconds between writes of received messages to folders
+    poll_interval: float = 30.0            # seconds between polls of sources (XTA mailboxes, source folders)
+    poll_batch: int = 20                   # messages fetched per source and poll
+    retention_time: str = "03:30"          # daily retention purge at HH:MM UTC ([store.retention]); "" = off
+    certificates_time: str = "06:00"       # daily certificate-expiry check at HH:MM UTC; "" = off
+    shutdown_timeout: float = 30.0         # seconds running jobs may take to finish on shutdown
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "SchedulerSection":
+        """Build from the [scheduler] table, checking intervals and times of day."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        section = build_dataclass(cls, data, where)
+        for key in ("folders_interval", "inbound_interval", "poll_interval"):
+            if getattr(section, key) <= 0:
+                raise ConfigError(f"{where} {key}: must be > 0 seconds")
+        if section.poll_batch < 1:
+            raise ConfigError(f"{where} poll_batch: must be >= 1")
+        for key in ("retention_time", "certificates_time"):
+            value = getattr(section, key)
+            hour, _, minute = value.partition(":")
+            if value and not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+                raise ConfigError(f'{where} {key}: {value!r} is not HH:MM (UTC) or ""')
+        return section
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
@@ -234,6 +386,8 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySection,
     "keys": KeysSection,
     "store": StoreSection,
+    "folders": FoldersSection,
+    "scheduler": SchedulerSection,
     "api": ApiSection,
     "webhooks": WebhooksSection,
 }
