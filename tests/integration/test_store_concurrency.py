@@ -36,13 +36,13 @@ asyncio.run(main(*sys.argv[1:]))
 async def test_workers_never_claim_the_same_message(pg_url, tmp_path):
     store = await Store.open(pg_url, tmp_path)
     ids = set()
-    for i in range(300):
+    for i in range(200):
         res = await store.submit_outbound(message_uuid=f"u{i}", message_type="t", partner="p",
                                           payload=b"<m/>", actor="test", state=State.READY)
         ids.add(res.message.id)
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, "-c", WORKER, pg_url, str(tmp_path), f"worker-{n}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for n in range(4)]
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for n in range(3)]
     outputs = await asyncio.wait_for(asyncio.gather(*[p.communicate() for p in procs]), 120)
     claims: Counter[str] = Counter()
     per_worker = []
