@@ -29,7 +29,7 @@ from .directory import Directory
 from .errors import (DeliveryError, GatewayError, LeaseLost, MessageError, Refused, RetryLater,
                      SignatureError, ValidationFailed)
 from .mapping import Authority, Registry, complete_record
-from .model import Direction, Message, NewReceipt, State
+from .model import Direction, Message, NewReceipt, State, Submitted
 from .ports import Outgoing
 from .server.inbound import InboundResult, Peer, StatusInfo
 from .tls import fingerprint
@@ -153,14 +153,24 @@ class Gateway:
                      client_ref: str | None = None, actor: str = "api") -> Message:
         """Build, validate, sign and store a message for partner `to` (state ready).
         Refuses a partner that does not accept the type before anything is stored."""
+        return (await self.submit_new(message_type, record, to=to, client=client,
+                                      client_ref=client_ref, actor=actor)).message
+
+    async def submit_new(self, message_type: str, record: Any, *, to: str, client: str = "",
+                         client_ref: str | None = None, actor: str = "api") -> Submitted:
+        """As `submit`, also telling whether this call stored the message (created) or the
+        same (client, client_ref) was submitted before (then nothing is built or stored)."""
         partner = self.directory.require(to, message_type)
+        if client_ref is not None:
+            first = await self.store.find_client_ref(client, client_ref)
+            if first is not None:
+                return Submitted(first, created=False)
         now = self.clock()
         signed, uuid = await asyncio.to_thread(self._prepare, message_type, record, partner, now)
-        submitted = await self.store.submit_outbound(
+        return await self.store.submit_outbound(
             message_uuid=uuid, message_type=message_type, partner=partner.id, payload=signed,
             actor=actor, client=client, client_ref=client_ref, state=State.READY,
             detail=f"built, validated and signed for {partner.id}")
-        return submitted.message
 
     def _prepare(self, message_type: str, record: Any, partner: PartnerSpec, now: datetime) -> tuple[bytes, str]:
         message_type_plan = self.registry.get(message_type).plan
