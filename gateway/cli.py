@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "gateway.commands.db",
     "gateway.commands.messages",
     "gateway.commands.audit",
+    "gateway.commands.tokens",
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
