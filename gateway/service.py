@@ -29,6 +29,7 @@ from .directory import Directory
 from .errors import (DeliveryError, GatewayError, LeaseLost, MessageError, Refused, RetryLater,
                      SignatureError, ValidationFailed)
 from .mapping import Authority, Registry, complete_record
+from .mapping.xsderrors import to_record_paths
 from .model import Direction, Message, NewReceipt, State, Submitted
 from .ports import Outgoing
 from .server.inbound import InboundResult, Peer, StatusInfo
@@ -187,8 +188,8 @@ class Gateway:
             raise MessageError(f"nachrichtenkopfG2g.leser.kennung is {header.reader}, but the message "
                                f"goes to {partner.id}")
         issues = self.validator.validate_tree(root, now=now)
-        if issues:
-            raise ValidationFailed(issues)
+        if issues:  # the backend sent a record: name its fields, not XML paths
+            raise ValidationFailed(to_record_paths(issues, message_type_plan, root))
         xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         return self.signer.sign(xml, now=now, partner=partner.id), header.message_uuid
 
