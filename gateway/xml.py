@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
@@ -66,25 +67,26 @@ def parse(xml: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._ElementTree:
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlSecurityError("DTDs are not allowed (document type declaration found)", line=1)
-    _check_nodes(root, limits.max_depth)
+    _check_depth(tree, limits.max_depth)
     return tree
 
 
-def _check_nodes(root: etree._Element, max_depth: int) -> None:
-    """Refuse entity references left in the tree and nesting deeper than max_depth."""
-    stack = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > max_depth:
-            raise XmlSecurityError(
-                f"document nests deeper than {max_depth} levels", line=element.sourceline
-            )
-        for child in element:
-            if isinstance(child, etree._Entity):
-                raise XmlSecurityError(
-                    f"entity reference &{child.name}; is not allowed", line=child.sourceline
-                )
-            stack.append((child, depth + 1))
+@lru_cache(maxsize=8)
+def _too_deep(max_depth: int) -> etree.XPath:
+    """An XPath that finds the first element nested deeper than max_depth (compiled once).
+
+    Evaluated in C, it costs a fraction of a Python walk over every node. Entity references
+    need no check of their own: with DTDs refused, an undeclared `&name;` is a parse error.
+    """
+    return etree.XPath("/" + "*/" * max_depth + "*")
+
+
+def _check_depth(tree: etree._ElementTree, max_depth: int) -> None:
+    """Refuse nesting deeper than max_depth, naming the line of the first offending element."""
+    deep = _too_deep(max_depth)(tree)
+    if deep:
+        raise XmlSecurityError(f"document nests deeper than {max_depth} levels",
+                               line=deep[0].sourceline)
 
 
 def tostring(tree: etree._Element | etree._ElementTree) -> bytes:
