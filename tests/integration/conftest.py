@@ -63,3 +63,56 @@ async def pg_url():
 def db_url(request) -> str:
     """Each backend in turn: the SQLite file, then a scratch PostgreSQL database."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture(scope="session")
+def pg_session_db():
+    """Name of a PostgreSQL scratch database migrated once per test run (None when no
+    server answers); dropped at the end of the run."""
+    import asyncio
+
+    async def make():
+        admin = await _pg_connect()
+        if isinstance(admin, Exception):
+            return None
+        from gateway.store import schema
+        from gateway.store.engine import create_engines, resolve_url
+        name = f"gw_{secrets.token_hex(6)}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = make_url(PG_URL).set(drivername="postgresql", database=name)
+        writer, _ = create_engines(resolve_url(url.render_as_string(hide_password=False), Path(".")))
+        await schema.upgrade(writer)
+        await writer.dispose()
+        return name
+
+    async def drop(name):
+        admin = await _pg_connect()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    name = asyncio.run(make())
+    yield name
+    if name:
+        asyncio.run(drop(name))
+
+
+@pytest.fixture
+async def migrated_pg_url(pg_session_db):
+    """URL of the run's migrated PostgreSQL database, emptied for this test (TRUNCATE: far
+    cheaper than CREATE/DROP DATABASE, which checkpoint)."""
+    need(pg_session_db is not None, f"no PostgreSQL server answers at {PG_URL}")
+    import asyncpg
+    from gateway.store.tables import metadata
+    url = make_url(PG_URL).set(drivername="postgresql", database=pg_session_db)
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await conn.close()
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request) -> str:
+    """Like db_url, but the PostgreSQL database is the run's migrated one, emptied."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "migrated_pg_url")

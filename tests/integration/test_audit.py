@@ -31,8 +31,8 @@ async def _filled(url, data_dir, n=6) -> Store:
     ("DELETE FROM audit_log WHERE seq = 5", 5, "missing"),
     ("UPDATE audit_log SET prev_hash = hash WHERE seq = 9", 9, "prev_hash"),
 ])
-async def test_tampering_in_the_database_is_reported(db_url, tmp_path, sql, seq, reason):
-    store = await _filled(db_url, tmp_path)
+async def test_tampering_in_the_database_is_reported(store_url, tmp_path, sql, seq, reason):
+    store = await _filled(store_url, tmp_path)
     try:
         assert (await store.verify_audit()).broken is None
         async with store._writer.begin() as conn:
@@ -44,8 +44,8 @@ async def test_tampering_in_the_database_is_reported(db_url, tmp_path, sql, seq,
         await store.aclose()
 
 
-async def test_concurrent_appends_from_several_nodes_make_one_chain(pg_url, tmp_path):
-    stores = [await Store.open(pg_url, tmp_path, upgrade=(n == 0)) for n in range(4)]
+async def test_concurrent_appends_from_several_nodes_make_one_chain(migrated_pg_url, tmp_path):
+    stores = [await Store.open(migrated_pg_url, tmp_path) for n in range(4)]
     try:
         await asyncio.gather(*[s.audit("config.changed", actor=f"node-{k}", details={"n": i})
                                for i in range(25) for k, s in enumerate(stores)])
@@ -56,9 +56,9 @@ async def test_concurrent_appends_from_several_nodes_make_one_chain(pg_url, tmp_
             await s.aclose()
 
 
-async def test_export_range_and_verify(db_url, tmp_path):
+async def test_export_range_and_verify(store_url, tmp_path):
     clock_now = [datetime(2026, 5, 1, tzinfo=timezone.utc)]
-    store = await Store.open(db_url, tmp_path, clock=lambda: clock_now[0])
+    store = await Store.open(store_url, tmp_path, clock=lambda: clock_now[0])
     try:
         for day in range(4):
             await store.audit("config.changed", actor="op", details={"day": day})

@@ -37,8 +37,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(db_url, tmp_path, clock):
-    s = await Store.open(db_url, tmp_path, inline_max=100, lease_seconds=60, clock=clock)
+async def store(store_url, tmp_path, clock):
+    s = await Store.open(store_url, tmp_path, inline_max=100, lease_seconds=60, clock=clock)
     yield s
     await s.aclose()
 

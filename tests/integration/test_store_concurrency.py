@@ -62,8 +62,8 @@ async def test_workers_never_claim_the_same_message(pg_url, tmp_path):
     await store.aclose()
 
 
-async def test_separate_engines_race_for_a_small_batch(pg_url, tmp_path):
-    stores = [await Store.open(pg_url, tmp_path, upgrade=(n == 0)) for n in range(5)]
+async def test_separate_engines_race_for_a_small_batch(migrated_pg_url, tmp_path):
+    stores = [await Store.open(migrated_pg_url, tmp_path) for n in range(5)]
     for i in range(40):
         await stores[0].submit_outbound(message_uuid=f"r{i}", message_type="t", partner="p",
                                         payload=b"<m/>", actor="test", state=State.READY)
