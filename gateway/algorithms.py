@@ -34,8 +34,9 @@ C14N_METHODS = frozenset({
     CanonicalizationMethod.CANONICAL_XML_1_0,
     CanonicalizationMethod.CANONICAL_XML_1_1,
 })
+C14N_URIS = frozenset(m.value for m in C14N_METHODS)
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-TRANSFORMS = frozenset({ENVELOPED} | {m.value for m in C14N_METHODS})
+TRANSFORMS = frozenset({ENVELOPED} | C14N_URIS)
 SIGN_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 EC_CURVES = ("secp256r1", "secp384r1")
 MIN_RSA_BITS = 2048
@@ -49,8 +50,8 @@ def name_of(uri: str) -> str:
 
 
 def refusal(uri: str, kind: str, allowed: dict) -> str | None:
-    """Why an algorithm URI of `kind` is refused, or None when it is allowed."""
-    if uri in {a.value for a in allowed.values()}:
+    """Why an algorithm URI of `kind` is refused (allowed: name -> algorithm), or None."""
+    if _NAMES.get(uri) in allowed:
         return None
     fragment = uri.rsplit("#", 1)[-1].lower()
     if "sha1" in fragment:

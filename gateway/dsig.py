@@ -3,8 +3,9 @@
 XML-DSig lets a signature point anywhere; the gateway allows exactly one shape (W3C
 "XML Signature Best Practices", sections 2.1-2.3): one enveloped `ds:Signature`, a direct
 child of the root, whose single document reference covers the whole document (URI "" or
-the root's Id), allowed algorithms and transforms only, ids unique in the document. XAdES
-adds references to its SignedProperties and KeyInfo, which must lie inside that signature.
+the root's Id), allowed algorithms and transforms only, ids unique in the document when
+any reference goes by id. XAdES adds references to its SignedProperties and KeyInfo,
+which must lie inside that signature.
 Every refusal names the check that failed and where.
 """
 from __future__ import annotations
@@ -13,11 +14,12 @@ import base64
 import binascii
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from lxml import etree
 
-from .algorithms import C14N_METHODS, DIGESTS, SIGNATURE_METHODS, TRANSFORMS, refusal
+from .algorithms import C14N_URIS, DIGESTS, SIGNATURE_METHODS, TRANSFORMS, refusal
 from .errors import SignatureError
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -41,10 +43,9 @@ class SignatureShape:
 def inspect(root: etree._Element) -> SignatureShape:
     """Check the signature's place, algorithms, references and ids; raise SignatureError if off."""
     signature = _the_signature(root)
-    _unique_ids(root)
     signed_info = _one(signature, "SignedInfo")
     c14n = _one(signed_info, "CanonicalizationMethod").get("Algorithm", "")
-    if c14n not in {m.value for m in C14N_METHODS}:
+    if c14n not in C14N_URIS:
         raise SignatureError(f"canonicalization {c14n or '(none)'} is not allowed (comments are never signed)")
     method = _one(signed_info, "SignatureMethod").get("Algorithm", "")
     reason = refusal(method, "signature method", SIGNATURE_METHODS)
@@ -52,6 +53,8 @@ def inspect(root: etree._Element) -> SignatureShape:
         raise SignatureError(reason)
     xades = signature.find(f"{DS}Object/{XADES}QualifyingProperties") is not None
     references = signed_info.findall(f"{DS}Reference")
+    if any((ref.get("URI") or "").startswith("#") for ref in references):
+        _unique_ids(root)   # id references must resolve to exactly one element (URI="" uses none)
     document = [i for i, ref in enumerate(references) if _check_reference(ref, root, signature, xades)]
     if not document:
         raise SignatureError("the signature does not cover the document (no reference to the root element)")
@@ -76,10 +79,10 @@ def _the_signature(root: etree._Element) -> etree._Element:
 
 
 def _unique_ids(root: etree._Element) -> None:
-    counts = Counter(str(v) for v in _ids(root))
-    duplicates = sorted(v for v, n in counts.items() if n > 1)
-    if duplicates:
-        raise SignatureError(f"duplicate id {duplicates[0]!r} ({counts[duplicates[0]]} elements): "
+    values = [str(v) for v in _ids(root)]
+    if len(values) != len(set(values)):
+        value, count = Counter(values).most_common(1)[0]
+        raise SignatureError(f"duplicate id {value!r} ({count} elements): "
                              f"ids must be unique (signature wrapping attempt?)")
 
 
@@ -127,13 +130,21 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, ...]:
     certs = []
     for node in nodes:
         try:
-            certs.append(x509.load_der_x509_certificate(base64.b64decode("".join((node.text or "").split()))))
+            certs.append(_load("".join((node.text or "").split())))
         except (ValueError, binascii.Error) as exc:
             raise SignatureError(f"X509Certificate in the signature is not a certificate ({exc})") from None
+    if len(certs) == 1:
+        return (certs[0],)
     issuers = {c.issuer for c in certs}
     leaves = [c for c in certs if c.subject not in issuers]  # issues no other certificate given
     leaf = leaves[0] if leaves else certs[0]
     return (leaf, *(c for c in certs if c is not leaf))
+
+
+@lru_cache(maxsize=256)
+def _load(text: str) -> x509.Certificate:
+    """Parse a base64 certificate; partners send the same few again and again (immutable objects)."""
+    return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
 
 
 def _one(parent: etree._Element, local: str) -> etree._Element:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from cryptography import x509
@@ -38,8 +39,8 @@ class SignerIdentity:
     @classmethod
     def of(cls, partner: str, cert: x509.Certificate, via: str) -> "SignerIdentity":
         """The identity of `cert` speaking for `partner`."""
-        return cls(partner, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
-                   cert.serial_number, fingerprint(cert), cert.not_valid_after_utc, via)
+        f = facts(cert)
+        return cls(partner, f.subject, f.issuer, cert.serial_number, f.fingerprint, cert.not_valid_after_utc, via)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,12 @@ class PartnerTrust:
             raise SignatureError(f"no trust is configured for partner {self.partner} "
                                  f'(set [partners."{self.partner}".trust])')
         leaf = chain[0]
-        who = leaf.subject.rfc4514_string()
+        leaf_facts = facts(leaf)
+        who = leaf_facts.subject
         _check_validity(leaf, now, "certificate")
-        _check_usage(leaf, who)
-        if fingerprint(leaf) in self.fingerprints:
+        if not leaf_facts.may_sign:
+            raise SignatureError(f"certificate {who} may not be used for signatures (key usage)")
+        if leaf_facts.fingerprint in self.fingerprints:
             for authority in self.authorities:
                 if authority.issued(leaf):
                     authority.check_revocation(leaf, now)
@@ -83,7 +86,7 @@ class PartnerTrust:
 
     def _anchor(self, leaf: x509.Certificate, extra: Sequence[x509.Certificate], now: datetime) -> Authority:
         """Walk from the leaf through intermediates to a configured CA, checking each link."""
-        if _is_ca(leaf):
+        if facts(leaf).is_ca:
             raise SignatureError(f"signed with the CA certificate {leaf.subject.rfc4514_string()}, "
                                  f"not with an end-entity certificate")
         current = leaf
@@ -93,7 +96,7 @@ class PartnerTrust:
                     _check_validity(authority.cert, now, "CA certificate")
                     authority.check_revocation(current, now)
                     return authority
-            parent = next((c for c in extra if _is_ca(c) and Authority(c).issued(current)), None)
+            parent = next((c for c in extra if facts(c).is_ca and Authority(c).issued(current)), None)
             if parent is None:
                 break
             _check_validity(parent, now, "intermediate certificate")
@@ -148,30 +151,41 @@ def _partner_trust(pid: str, spec: TrustSpec, config: Config) -> PartnerTrust:
     return PartnerTrust.build(pid, pinned, authorities(cas, crls, where), subject)
 
 
+@dataclass(frozen=True, slots=True)
+class CertFacts:
+    """What the trust checks read from a certificate, computed once per certificate."""
+
+    subject: str                # RFC 4514
+    issuer: str
+    fingerprint: str            # SHA-256 of the DER, hex
+    may_sign: bool              # key usage absent, or allows digitalSignature / nonRepudiation
+    is_ca: bool                 # basicConstraints CA=true
+
+
+@lru_cache(maxsize=512)
+def facts(cert: x509.Certificate) -> CertFacts:
+    """The CertFacts of a certificate (cached: certificates are immutable, partners repeat)."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        may_sign = bool(usage.digital_signature or usage.content_commitment)
+    except x509.ExtensionNotFound:
+        may_sign = True
+    try:
+        is_ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return CertFacts(cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
+                     cert.fingerprint(hashes.SHA256()).hex(), may_sign, is_ca)
+
+
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 fingerprint of a certificate, lower-case hex."""
-    return cert.fingerprint(hashes.SHA256()).hex()
+    return facts(cert).fingerprint
 
 
 def _check_validity(cert: x509.Certificate, now: datetime, role: str) -> None:
-    who = cert.subject.rfc4514_string()
     if now < cert.not_valid_before_utc:
-        raise SignatureError(f"{role} {who} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+        raise SignatureError(f"{role} {facts(cert).subject} is not valid before "
+                             f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
     if now > cert.not_valid_after_utc:
-        raise SignatureError(f"{role} {who} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
-
-
-def _check_usage(cert: x509.Certificate, who: str) -> None:
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not (usage.digital_signature or usage.content_commitment):
-        raise SignatureError(f"certificate {who} may not be used for signatures (key usage)")
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+        raise SignatureError(f"{role} {facts(cert).subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
