@@ -115,6 +115,7 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None):
     """The aiohttp application of a wired gateway (inbound, API, health, metrics)."""
     from .server import create_app as make
     from .server.api import create_api
+    from .webhooks import Webhooks
 
     config = gateway.config
 
@@ -126,4 +127,6 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None):
 
     return make(gateway.inbound, max_body_bytes=config.server.max_body_bytes,
                 public_url=config.server.public_url, metrics=metrics or gateway.metrics,
-                health=health, api=create_api(gateway, api_token(config)))
+                health=health, api=create_api(
+                    gateway, api_token(config) if config.api.operator_token else None,
+                    max_page=config.api.max_page, webhooks=Webhooks.from_config(gateway, config)))
