@@ -343,3 +343,15 @@ def test_malformed_signatures_are_refused_not_crashed_on(pki, signed, mangle):
     mangle(root.find(f"{DS}Signature"))
     with pytest.raises(SignatureError):
         verifier_for(pki.ecdsa).verify(etree.tostring(root), partner=PARTNER, now=NOW)
+
+
+def test_signxml_never_builds_its_own_chain_or_consults_system_cas(pki, signed, monkeypatch):
+    """Trust is decided by the TrustStore; signxml only checks the math with that certificate."""
+    import signxml.verifier
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("signxml tried to build a certificate chain (certifi / system CAs)")
+
+    monkeypatch.setattr(signxml.verifier.XMLVerifier, "get_cert_chain_verifier", forbidden)
+    result = verifier_for(pki.ecdsa).verify(signed, partner=PARTNER, now=NOW)
+    assert result.signer.fingerprint == pki.ecdsa.cert.fingerprint(devca.hashes.SHA256()).hex()
