@@ -142,12 +142,13 @@ class FolderSource:
     name); `settle` moves them to done/ (accepted) or failed/ only after the caller stored
     (or audited) them. Nothing is moved by `fetch`, so a crash loses nothing."""
 
-    def __init__(self, spec, *, max_bytes: int | None = None):
+    def __init__(self, spec, *, base: Path | None = None):
         self.name = spec.name
-        self.pickup = Pickup(Path(spec.path), spec.completion, tuple(spec.ignore), spec.min_age)
-        self.max_bytes = max_bytes or spec.max_bytes
-        self.done = resolve(Path(spec.path), spec.done_dir)
-        self.failed = resolve(Path(spec.path), spec.failed_dir)
+        path = resolve(base or Path.cwd(), spec.path)
+        self.pickup = Pickup(path, spec.completion, tuple(spec.ignore), spec.min_age)
+        self.max_bytes = spec.max_bytes
+        self.done = resolve(path, spec.done_dir)
+        self.failed = resolve(path, spec.failed_dir)
 
     async def fetch(self, limit: int) -> Sequence[Incoming]:
         """Up to `limit` complete files (RetryLater if the folder cannot be read)."""

@@ -1,0 +1,109 @@
+"""Polling Sources (XTA mailboxes, shared source folders): fetch -> the inbound pipeline ->
+store -> settle.
+
+A message is settled (closed at the provider, moved aside in a folder) only after it is
+durably kept: stored by the inbound pipeline (verified or rejected), or, when the pipeline
+refuses it without storing (unknown sender, bad signature, not a message), written to the
+quarantine folder `data_dir/quarantine/<source>/` with the reason beside it. A store or
+disk problem leaves the message unsettled; the source offers it again on the next poll.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.folder import ERROR_SUFFIX, FolderSource, write_atomic
+
+from .errors import DeliveryError, MessageError
+from .model import Direction
+from .server.inbound import Peer
+
+log = logging.getLogger("gateway.polling")
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one poll of one source did."""
+
+    fetched: int = 0
+    accepted: int = 0          # stored as verified (positive receipt)
+    rejected: int = 0          # stored as rejected, or refused and quarantined
+    left: int = 0              # not settled: offered again next time
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSource:
+    """A Source with the name used in logs, quarantine folders and the Peer."""
+
+    name: str                  # e.g. "xta:ags:09162000", "folder:partners"
+    transport: str             # Peer.transport: "xta", "folder"
+    source: object             # gateway.ports.Source
+
+
+async def poll(gw, named: NamedSource, limit: int) -> PollReport:
+    """Fetch up to `limit` messages from one source and run each through the pipeline."""
+    try:
+        items = await named.source.fetch(limit)
+    except DeliveryError as exc:
+        log.warning("source %s: fetch failed: %s", named.name, exc)
+        return PollReport()
+    accepted = rejected = left = 0
+    for item in items:
+        note = ""
+        try:
+            try:
+                result = await gw.inbound.receive(item.xml, Peer(named.transport, remote=item.sender_hint))
+            except MessageError as exc:     # not a message at all: no receipt can be addressed
+                ok, note = False, f"not a message: {exc}"
+                await _quarantine(gw, named, item, note)
+            else:
+                ok = result.accepted
+                if not ok:
+                    note = f"negative receipt, codes {', '.join(result.codes) or '-'}"
+                    if not await _stored(gw, result.message_uuid, item.xml):
+                        await _quarantine(gw, named, item, note)
+            if isinstance(named.source, FolderSource):
+                await named.source.settle(item, ok, note + "\n" if note else "")
+            else:
+                await named.source.settle(item, ok)
+        except Exception:  # noqa: BLE001 - store/disk/provider trouble: offered again next poll
+            log.exception("source %s: message %s left unsettled", named.name, item.handle)
+            left += 1
+            continue
+        accepted += ok
+        rejected += not ok
+    return PollReport(len(items), accepted, rejected, left)
+
+
+async def _stored(gw, message_uuid: str, xml: bytes) -> bool:
+    msg = await gw.store.find(Direction.IN, message_uuid)
+    return msg is not None and msg.digest == hashlib.sha256(xml).hexdigest()
+
+
+async def _quarantine(gw, named: NamedSource, item, reason: str) -> Path:
+    """Keep a refused, unstored message and why (nothing received is ever just dropped)."""
+    sha = hashlib.sha256(item.xml).hexdigest()
+    folder = gw.config.data_dir / "quarantine" / "".join(c if c.isalnum() or c in "-._" else "_"
+                                                         for c in named.name)
+    name = f"{gw.clock():%Y%m%dT%H%M%S}-{sha[:16]}.xml"
+    write_atomic(folder, name + ERROR_SUFFIX, (f"source: {named.name}\nhandle: {item.handle}\n"
+                                               f"sender (unverified): {item.sender_hint}\n"
+                                               f"sha256: {sha}\nreason: {reason}\n").encode())
+    path = write_atomic(folder, name, item.xml)
+    log.warning("source %s: message %s refused (%s); kept as %s", named.name, item.handle, reason, path)
+    return path
+
+
+def sources(config) -> list[NamedSource]:
+    """Every Source to poll: one per XTA mailbox, one per [folders.source] folder."""
+    found = []
+    if any(p.transport == "xta" for p in config.partners.values()):
+        from adapters.xta import mailboxes
+
+        for box in mailboxes(config):
+            found.append(NamedSource(f"xta:{box.settings.account}", "xta", box))
+    for spec in config.folders.source:
+        found.append(NamedSource(f"folder:{spec.name}", "folder", FolderSource(spec, base=config.base_dir)))
+    return found
