@@ -187,7 +187,7 @@ def simple_schema(st: SimpleType) -> dict:
         patterns.append(LEXICAL[st.builtin])
     for step in f.patterns:
         patterns.append("|".join(step))
-    usable = [p for p in patterns if _portable(p)]
+    usable = [q for q in (_portable(p) for p in patterns) if q is not None]
     if len(usable) == 1:
         schema["pattern"] = f"^(?:{usable[0]})$"
     elif usable:
@@ -212,15 +212,39 @@ def simple_schema(st: SimpleType) -> dict:
     return _described(schema, doc.strip())
 
 
-def _portable(pattern: str) -> bool:
-    """Only patterns that mean the same in Python/ECMA regex (no XSD-only escapes)."""
-    if re.search(r"\\[icIC]|\\p\{|\\P\{|\[[^\]]*-\[", pattern):
-        return False
+def _portable(pattern: str) -> str | None:
+    """The XSD pattern in the regex dialect JSON Schema validators share, or None when it
+    cannot be said there. XSD's \\s is only space, tab, CR and LF (regex engines add more);
+    \\i, \\c, \\w, \\p{..} and class subtraction have no portable equivalent."""
+    if re.search(r"\\[icICwW]|\\[pP]\{|\[[^\]]*-\[", pattern):
+        return None
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            pair = pattern[i:i + 2]
+            if pair == "\\s":
+                out.append(r" \t\n\r" if in_class else r"[ \t\n\r]")
+            elif pair == "\\S":
+                if in_class:
+                    return None
+                out.append(r"[^ \t\n\r]")
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    result = "".join(out)
     try:
-        re.compile(pattern)
+        re.compile(result)
     except re.error:
-        return False
-    return True
+        return None
+    return result
 
 
 def _described(schema: dict, doc: str, note: str = "") -> dict:
