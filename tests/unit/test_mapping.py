@@ -34,19 +34,8 @@ def c14n(xml: bytes) -> bytes:
 
 
 def demo_record() -> dict:
-    return {
-        "produkt": "p", "produkthersteller": "h", "produktversion": "1",
-        "nachrichtenkopfG2g": {"identifikationNachricht": {
-            "nachrichtenUUID": "0c6f5b3e-1d2a-4e5f-8a9b-0c1d2e3f4a5b",
-            "erstellungszeitpunkt": "2024-05-31T10:00:00Z"}},
-        "anschrift": {"strasse": "Hauptstr. 1", "postleitzahl": "12345", "ort": "Berlin"},
-        "farbe": {"code": "rot"},
-        "anzahl": 3, "betrag": {"value": "12.50", "waehrung": "EUR"}, "eilig": False,
-        "anlage": [{"dateiname": "a.pdf", "groesse": 10, "sha256": "a" * 64, "inhalt": "aGFsbG8="}],
-        "bemerkung": ["x", "  zwei  Leerzeichen  "],
-        "ablehnungsgrund": {"code": "gruen", "name": "Grün"}, "jahr": "2024",
-        "rueckrufnummer": "mobil",
-    }
+    """A record of the demo type using every construct (a fresh copy per call)."""
+    return json.loads((DEMO_DIR / f"{DEMO}.json").read_text(encoding="utf-8"))
 
 
 def issues_of(registry: Registry, type_id: str, record) -> list[tuple[str, str]]:
