@@ -111,8 +111,9 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
                    node=config.gateway.node_id or socket.gethostname())
 
 
-def create_app(gateway: Gateway, metrics: Metrics | None = None):
-    """The aiohttp application of a wired gateway (inbound, API, health, metrics)."""
+def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None):
+    """The aiohttp application of a wired gateway (inbound, API, health, metrics);
+    `jobs()`, when given, lists the scheduler's jobs in /health."""
     from .server import create_app as make
     from .server.api import create_api
     from .webhooks import Webhooks
@@ -122,8 +123,11 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None):
     async def health() -> dict:
         counts = await gateway.store.counts()
         due = sum(n for (d, s), n in counts.items() if d.value == "out" and s.value in ("ready", "retry_wait"))
-        return {"status": "ok", "node": gateway.node, "authority": gateway.authority.kennung,
-                "partners": len(gateway.directory), "outbox_due": due}
+        answer = {"status": "ok", "node": gateway.node, "authority": gateway.authority.kennung,
+                  "partners": len(gateway.directory), "outbox_due": due}
+        if jobs is not None:
+            answer["jobs"] = jobs()
+        return answer
 
     return make(gateway.inbound, max_body_bytes=config.server.max_body_bytes,
                 public_url=config.server.public_url, metrics=metrics or gateway.metrics,

@@ -33,17 +33,19 @@ def serve_command(args) -> int:
 
 
 async def serve(config, *, host: str | None = None, port: int | None = None) -> None:
-    """Run until a stop signal: start-up checks, listen, drain the outbox, shut down gracefully."""
+    """Run until a stop signal: start-up checks, listen, run the scheduler's jobs (outbox,
+    drop folders, polling, retention...), shut down gracefully."""
     from aiohttp import web
 
-    from .. import bootstrap
+    from .. import bootstrap, scheduler
     from ..server.metrics import Metrics
 
     metrics = Metrics()
     gw = await bootstrap.build(config, metrics=metrics)
+    sched, jobs = scheduler.for_gateway(gw, config, metrics=metrics)
     sec = config.server
     ssl_context = bootstrap.server_ssl(config)
-    runner = web.AppRunner(bootstrap.create_app(gw, metrics), access_log=None,
+    runner = web.AppRunner(bootstrap.create_app(gw, metrics, jobs=sched.status), access_log=None,
                            shutdown_timeout=sec.shutdown_timeout)
     stop = asyncio.Event()
     try:
@@ -57,26 +59,14 @@ async def serve(config, *, host: str | None = None, port: int | None = None) -> 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await drain_loop(gw, config.delivery, stop, metrics)
+        if config.scheduler.enabled:
+            await sched.start()
+        await stop.wait()
     finally:
         print("gateway: shutting down", file=sys.stderr, flush=True)
+        await sched.aclose()
         await runner.cleanup()
+        await jobs.aclose()
         await gw.aclose()
         (config.data_dir / "server.url").unlink(missing_ok=True)
 
-
-async def drain_loop(gw, delivery, stop: asyncio.Event, metrics=None) -> None:
-    """Deliver due outbound messages until `stop` is set; a failing scan is logged, not fatal."""
-    while not stop.is_set():
-        count = 0
-        try:
-            count = await gw.drain_once(delivery.batch)
-            if metrics is not None:
-                metrics.outbox.set(count)
-        except Exception:  # noqa: BLE001 - keep serving; the store keeps the messages
-            log.exception("outbox scan failed")
-        if count < delivery.batch:
-            try:
-                await asyncio.wait_for(stop.wait(), delivery.drain_interval)
-            except asyncio.TimeoutError:
-                pass
