@@ -216,6 +216,8 @@ class WebhooksSection:
     url: str = ""                          # "" = no webhooks; https:// (http:// only to loopback)
     secret: str = ""                       # secret reference env:NAME or file:PATH (HMAC-SHA256 key)
     inbound: bool = True                   # push verified inbound messages (-> delivered on 2xx)
+    types: tuple[str, ...] = ("*",)        # ... of these message types ("*" = any)
+    partners: tuple[str, ...] = ("*",)     # ... from these partners ("*" = any)
     states: tuple[str, ...] = ("acknowledged", "rejected", "dead", "failed", "cancelled")  # outbound states pushed
     ca_file: str = ""                      # CA bundle (PEM) for the backend's HTTPS server (default: system)
     timeout: float = 10.0                  # seconds for one push

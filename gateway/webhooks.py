@@ -145,7 +145,10 @@ class Webhooks:
 
         tried = 0
         if self.sec.inbound:
-            claimed = await self.gw.store.claim_due(self.node, limit=self.sec.batch, direction=Direction.IN)
+            claimed = await self.gw.store.claim_due(
+                self.node, limit=self.sec.batch, direction=Direction.IN,
+                types=None if "*" in self.sec.types else self.sec.types,
+                partners=None if "*" in self.sec.partners else self.sec.partners)
             await asyncio.gather(*(self._inbound(m) for m in claimed))
             tried += len(claimed)
         if self.sec.states:

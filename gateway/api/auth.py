@@ -14,7 +14,7 @@ from . import problems
 from .problems import ApiError
 
 AUTH_KEY = web.AppKey("api_authenticator", Authenticator)
-GRANT = "api_grant"
+GRANT = web.RequestKey("api_grant", Grant)
 PUBLIC = frozenset({"/api/openapi.json"})
 REALM = 'Bearer realm="xoev-gateway"'
 
