@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "gateway.commands.db",
     "gateway.commands.messages",
     "gateway.commands.audit",
+    "gateway.commands.folders",
+    "gateway.commands.jobs",
     "gateway.commands.tokens",
 )
 
