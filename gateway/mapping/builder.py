@@ -16,7 +16,7 @@ from lxml import etree
 from ..errors import Issue, ValidationFailed
 from .plan import VALUE_KEY, ElementPlan, GroupPlan, TypePlan
 from .plan import alternative_keys as _keys
-from .simple import json_type
+from .simple import Invalid, json_type
 
 MAX_ISSUES = 100
 _MISSING = object()
@@ -54,10 +54,12 @@ def _attributes(tp: TypePlan, record: dict, path: str, errors: list, defaults: b
                 errors.append(Issue("is missing (a required attribute)", join(path, a.name), check="mapping"))
             continue
         matched += 1
-        problem, text = a.type.check(value)
-        if problem:
-            errors.append(Issue(problem, join(path, a.name), check="schema"))
-        elif a.fixed is not None and text != a.fixed:
+        try:
+            text = a.type.convert(value)
+        except Invalid as exc:
+            errors.append(Issue(str(exc), join(path, a.name), check="schema"))
+            continue
+        if a.fixed is not None and text != a.fixed:
             errors.append(Issue(f"must be {a.fixed!r} (fixed by the schema), not {text!r}",
                                 join(path, a.name), check="schema"))
         else:
@@ -73,11 +75,10 @@ def _content(tp: TypePlan, record: dict, element, path: str, errors: list, defau
             errors.append(Issue("is missing (the element's value)", join(path, VALUE_KEY), check="mapping"))
         else:
             matched += 1
-            problem, text = tp.value.check(value)
-            if problem:
-                errors.append(Issue(problem, join(path, VALUE_KEY), check="schema"))
-            else:
-                element.text = text
+            try:
+                element.text = tp.value.convert(value)
+            except Invalid as exc:
+                errors.append(Issue(str(exc), join(path, VALUE_KEY), check="schema"))
     else:
         for child in tp.children:
             value = record.get(child.key, _MISSING)
@@ -86,11 +87,15 @@ def _content(tp: TypePlan, record: dict, element, path: str, errors: list, defau
                     errors.append(Issue("is missing", join(path, child.key), check="mapping"))
                 continue
             matched += 1
-            where = f"{path}.{child.key}" if path else child.key
-            if child.max == 1:
-                _element(child, value, element, where, errors, defaults)
+            if child.max != 1:
+                _repeated(child, value, element, join(path, child.key), errors, defaults)
+            elif child.convert is not None:          # simple element: the hot path, inlined
+                try:
+                    _SubElement(element, child.tag).text = child.convert(value)
+                except Invalid as exc:
+                    errors.append(Issue(str(exc), join(path, child.key), check="schema"))
             else:
-                _repeated(child, value, element, where, errors, defaults)
+                _element(child, value, element, join(path, child.key), errors, defaults)
         for group in tp.checks:
             _check_group(group, record, path, errors)
     if matched != len(record):
@@ -115,12 +120,13 @@ def _repeated(child: ElementPlan, value: Any, parent, where: str, errors: list, 
 
 def _element(child: ElementPlan, value: Any, parent, where: str, errors: list, defaults: bool) -> None:
     tp = child.type
-    if tp.kind == "simple":
-        problem, text = tp.value.check(value)
-        if problem:
-            errors.append(Issue(problem, where, check="schema"))
-        else:
-            _SubElement(parent, child.tag).text = text
+    if child.convert is not None:
+        try:
+            text = child.convert(value)
+        except Invalid as exc:
+            errors.append(Issue(str(exc), where, check="schema"))
+            return
+        _SubElement(parent, child.tag).text = text
         return
     if type(value) is not dict:
         errors.append(Issue(f"expected an object, got {json_type(value)}", where, check="mapping"))

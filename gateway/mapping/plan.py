@@ -11,7 +11,7 @@ naming the place, so a schema the mapper cannot map losslessly never loads.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from ..errors import ConfigError
@@ -77,6 +77,7 @@ class ElementPlan:
     type: TypePlan
     doc: str = ""
     required: bool = False                       # always required (not inside choice/optional group)
+    convert: Any = field(default=None, repr=False, compare=False)  # simple types: value -> text
 
     @property
     def many(self) -> bool:
@@ -101,12 +102,12 @@ class Compiler:
         where = f"{where}/{name}" if where else name
         if getattr(xsd_element, "nillable", False):
             raise ConfigError(f"{self.source}: {where}: nillable elements are not supported")
-        max_occurs = xsd_element.max_occurs
+        tp = self.type(xsd_element.type, where)
         return ElementPlan(
             tag=xsd_element.name, name=name, key=record_key(name),
-            min=xsd_element.min_occurs, max=max_occurs,
-            type=self.type(xsd_element.type, where),
+            min=xsd_element.min_occurs, max=xsd_element.max_occurs, type=tp,
             doc=documentation(xsd_element), required=required and xsd_element.min_occurs >= 1,
+            convert=tp.value.convert if tp.kind == "simple" else None,
         )
 
     def type(self, xsd_type: Any, where: str) -> TypePlan:

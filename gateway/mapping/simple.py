@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ConfigError
 
@@ -84,29 +84,17 @@ class SimpleType:
     name: str = ""               # XSD type name (qualified) or "" when anonymous
     doc: str = ""
 
+    convert: Callable[[Any], str] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "convert", _converter(self))
+
     def check(self, value: Any) -> tuple[str | None, str]:
         """Check a record value; returns (error message or None, element text)."""
-        kind = self.kind
-        if kind == "string":
-            if type(value) is not str:
-                return f"expected a string, got {json_type(value)}", ""
-            text = value
-            if self.whitespace == "collapse":
-                text = collapse(text)
-            elif self.whitespace == "replace":
-                text = replace(text)
-            if _XML_CHARS.search(text):
-                return "contains a character that XML cannot carry", ""
-        elif kind == "integer":
-            if type(value) is not int:
-                return f"expected an integer, got {json_type(value)}", ""
-            text = str(value)
-        else:
-            if type(value) is not bool:
-                return f"expected true or false, got {json_type(value)}", ""
-            return None, "true" if value else "false"
-        problem = self._facet_problem(text, value)
-        return problem, text
+        try:
+            return None, self.convert(value)
+        except Invalid as exc:
+            return str(exc), ""
 
     def from_text(self, text: str | None) -> Any:
         """Element or attribute text (already schema-valid) -> record value."""
@@ -167,6 +155,59 @@ class SimpleType:
 
 
 _LEXICAL_RE = {name: re.compile(rx) for name, rx in LEXICAL.items() if name != "boolean"}
+# Anything that may need whitespace normalisation or is not an XML character: slow path.
+_UNUSUAL = re.compile("[^\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|  |^ | $").search
+
+
+class Invalid(Exception):
+    """A record value does not fit its simple type (the message; the caller adds the path)."""
+
+
+def _converter(st: SimpleType) -> Callable[[Any], str]:
+    """A fast `record value -> element text` function for one simple type; raises Invalid."""
+    f = st.facets
+    has_facets = (st.builtin in _LEXICAL_RE or f.enumeration is not None or bool(f.regexes)
+                  or f.length is not None or f.min_length is not None or f.max_length is not None
+                  or f.min_inclusive is not None or f.max_inclusive is not None
+                  or f.min_exclusive is not None or f.max_exclusive is not None
+                  or f.total_digits is not None or f.fraction_digits is not None)
+    problem_of = st._facet_problem if has_facets else None
+    if st.kind == "boolean":
+        def convert(value: Any) -> str:
+            if value is True:
+                return "true"
+            if value is False:
+                return "false"
+            raise Invalid(f"expected true or false, got {json_type(value)}")
+        return convert
+    if st.kind == "integer":
+        def convert(value: Any) -> str:
+            if type(value) is not int:
+                raise Invalid(f"expected an integer, got {json_type(value)}")
+            text = str(value)
+            if problem_of is not None:
+                problem = problem_of(text, value)
+                if problem:
+                    raise Invalid(problem)
+            return text
+        return convert
+    normalise = {"collapse": collapse, "replace": replace}.get(st.whitespace)
+
+    def convert(value: Any) -> str:
+        if type(value) is not str:
+            raise Invalid(f"expected a string, got {json_type(value)}")
+        text = value
+        if _UNUSUAL(text) is not None:
+            if normalise is not None:
+                text = normalise(text)
+            if _XML_CHARS.search(text):
+                raise Invalid("contains a character that XML cannot carry")
+        if problem_of is not None:
+            problem = problem_of(text, value)
+            if problem:
+                raise Invalid(problem)
+        return text
+    return convert
 
 
 def json_type(value: Any) -> str:
