@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,6 +40,7 @@ class MessageType:
     plan: ElementPlan = field(repr=False)
     schema: etree.XMLSchema = field(repr=False, compare=False)
     source: Path = field(repr=False, default=Path())
+    lock: Any = field(repr=False, compare=False, default_factory=threading.Lock)  # guards `schema`
 
     @property
     def tag(self) -> str:
@@ -98,7 +100,7 @@ class Registry:
                                                             message_type.namespace},
                           defaults=defaults)
         if validate:
-            issues = schema_issues(message_type.schema, root, message_type.plan)
+            issues = schema_issues(message_type.schema, root, message_type.plan, lock=message_type.lock)
             if issues:
                 raise ValidationFailed(issues)
         return root
@@ -125,7 +127,7 @@ class Registry:
         root = tree.getroot() if hasattr(tree, "getroot") else tree
         message_type = self.identify(root)
         if validate:
-            issues = schema_issues(message_type.schema, root)
+            issues = schema_issues(message_type.schema, root, lock=message_type.lock)
             if issues:
                 raise ValidationFailed(issues)
         return message_type.id, read_tree(message_type.plan, root)
@@ -152,6 +154,7 @@ def _load_family(path: Path) -> list[MessageType]:
     except (xmlschema.XMLSchemaException, OSError) as exc:
         raise ConfigError(f"{path}: the schema does not load: {_first_line(exc)}") from None
     lxml_schema = _lxml_schema(path)
+    lock = threading.Lock()            # an lxml validator and its error log serve one thread at a time
     namespace = schema.target_namespace
     prefix = next((p for p, ns in schema.namespaces.items() if ns == namespace and p), "")
     compiler = Compiler(str(path))
@@ -165,7 +168,7 @@ def _load_family(path: Path) -> list[MessageType]:
             version=_fixed(attrs, "version") or (schema.version or ""),
             description=documentation(element) or documentation(element.type),
             namespace=namespace, family=path.parent.name, prefix=prefix,
-            plan=plan, schema=lxml_schema, source=path,
+            plan=plan, schema=lxml_schema, source=path, lock=lock,
         ))
     return found
 

@@ -6,6 +6,9 @@ For a tree we built, every issue is moved to the record field it came from
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Any
+
 from lxml import etree
 
 from ..errors import Issue
@@ -16,14 +19,17 @@ from .reader import record_paths
 
 
 def schema_issues(schema: etree.XMLSchema, root: etree._Element,
-                  plan: ElementPlan | None = None) -> list[Issue]:
-    """Validate `root` with lxml; issues at record paths when `plan` is given, else at XML paths."""
-    if schema.validate(root):
-        return []
+                  plan: ElementPlan | None = None, *, lock: Any = None) -> list[Issue]:
+    """Validate `root` with lxml; issues at record paths when `plan` is given, else at XML paths.
+    `lock` (shared by all users of `schema`) serialises validation across threads."""
+    with lock or nullcontext():
+        if schema.validate(root):
+            return []
+        log = list(schema.error_log)
     tree = root.getroottree()
     by_xpath = {tree.getpath(e): e for e in root.iter(tag=etree.Element)}
     issues = []
-    for entry in schema.error_log:
+    for entry in log:
         message, attribute = rewrite(entry.message)
         element = by_xpath.get((entry.path or "").split("/@")[0])
         path = element_path(element, attribute) if element is not None else ""
