@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .store.tables import history, messages, webhook_cursor, webhook_events
@@ -47,12 +47,15 @@ async def enqueue(store, states: Sequence[str], now: datetime) -> int:
     returns how many events were added."""
     added = 0
     async with store.writing() as conn:
-        pos = (await conn.execute(select(webhook_cursor.c.position)
-                                  .where(webhook_cursor.c.name == CURSOR))).scalar()
-        if pos is None:
-            pos = (await conn.execute(select(func.coalesce(func.max(h.id), 0)))).scalar()
-            await conn.execute(insert(webhook_cursor).values(name=CURSOR, position=pos))
+        start = select(func.coalesce(func.max(h.id), 0)).scalar_subquery()
+        created = await conn.execute(_dialect(conn).insert(webhook_cursor).from_select(
+            ["name", "position"], select(literal(CURSOR), start)).on_conflict_do_nothing())
+        if created.rowcount == 1:
             return 0
+        q = select(webhook_cursor.c.position).where(webhook_cursor.c.name == CURSOR)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()               # one enqueuer at a time across nodes
+        pos = (await conn.execute(q)).scalar()
         settled = now - timedelta(seconds=LAG)
         while True:
             rows = (await conn.execute(
@@ -134,5 +137,9 @@ async def pending(store) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def _dialect(conn):
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
 def _insert(conn):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(webhook_events)
+    return _dialect(conn).insert(webhook_events)
