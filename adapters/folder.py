@@ -22,7 +22,7 @@ from typing import Sequence
 
 from gateway.errors import RetryLater
 from gateway.ports import Incoming
-from gateway.store.payloads import publish
+from gateway.store.payloads import _fsync_dir, publish
 
 DONE_SUFFIX = ".done"
 ERROR_SUFFIX = ".error.txt"
@@ -121,14 +121,6 @@ def move_aside(path: Path, dest_dir: Path, *, note_suffix: str, note: bytes,
     if marker is not None:
         marker.unlink(missing_ok=True)
     return dest_dir / name
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def resolve(base: Path, sub: str) -> Path:

@@ -269,3 +269,21 @@ async def test_author_is_this_gateway(gw, out):
     (outcome,) = await scan(gw)
     xml = await gw.store.payload(outcome.message_id)
     assert PORTAL.encode() in xml
+
+
+@pytest.mark.parametrize("table, says", [
+    ({"outbound": {"x": {"path": "o"}}}, "set `type` or `types`"),
+    ({"outbound": {"x": {"path": "o", "types": ["*"]}}}, "set `partner` or `partners`"),
+    ({"outbound": {"x": {"path": "o", "type": "t", "partner": "p", "completion": "close"}}}, "is not 'rename'"),
+    ({"outbound": {"x": {"type": "t"}}}, "must be a table with a path"),
+    ({"inbound": {"x": {"path": "i", "typs": ["*"]}}}, "unknown key 'typs' (did you mean 'types'?)"),
+    ({"inbox": {}}, "unknown key 'inbox'"),
+    ({"inbound": {"x": {"path": "same"}}, "source": {"y": {"path": "same"}}}, "two folders share one path"),
+])
+def test_folder_config_is_checked(table, says, tmp_path):
+    from gateway import config as cfg
+    from gateway.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        cfg.from_dict({"folders": table}, base_dir=tmp_path)
+    assert says in str(info.value)

@@ -232,3 +232,20 @@ async def test_two_nodes_on_one_postgresql_store_send_each_message_once(pair, pg
     assert senders == {"node-1", "node-2"}                              # both nodes did work
     done = sorted(p.name for p in (out / "done").iterdir() if not p.name.endswith(".result.json"))
     assert done == sorted(f"brief-{i}.json" for i in range(count // 2))
+
+
+@pytest.mark.parametrize("table, says", [
+    ({"poll_interval": 0}, "poll_interval: must be > 0"),
+    ({"retention_time": "3:75"}, "is not HH:MM"),
+    ({"poll_batch": 0}, "poll_batch: must be >= 1"),
+    ({"interval": 5}, "unknown key 'interval'"),
+])
+def test_scheduler_config_is_checked(table, says, tmp_path):
+    from gateway import config as cfg
+    from gateway.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        cfg.from_dict({"scheduler": table}, base_dir=tmp_path)
+    assert says in str(info.value)
+    off = cfg.from_dict({"scheduler": {"retention_time": "", "certificates_time": ""}}, base_dir=tmp_path)
+    assert off.scheduler.retention_time == ""
