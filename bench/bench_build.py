@@ -58,8 +58,8 @@ def replay(plan, nsmap) -> etree._Element:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_build", description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=300, help="builds per round (default 300)")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds, best kept (default 7)")
+    parser.add_argument("--n", type=int, default=1000, help="builds per round (default 1000)")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds, best kept (default 9)")
     parser.add_argument("--size", type=int, default=5000, help="message size in bytes (default 5000)")
     args = parser.parse_args(argv)
 
