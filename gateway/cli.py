@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "gateway.commands.folders",
     "gateway.commands.jobs",
     "gateway.commands.tokens",
+    "gateway.commands.demo",
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

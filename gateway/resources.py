@@ -10,3 +10,9 @@ from pathlib import Path
 def xsd_dir() -> Path:
     """The folder of the `xsd/` data package (schemas, WSDL, code lists, catalog)."""
     return Path(str(importlib.resources.files("gateway.xsd")))
+
+
+@cache
+def examples_dir() -> Path:
+    """The folder of the example records (`examples/`, shipped as gateway.examples)."""
+    return Path(str(importlib.resources.files("gateway.examples")))

@@ -1,0 +1,1 @@
+"""Example records, one per message type (what a backend submits); shipped as gateway.examples."""
