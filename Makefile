@@ -16,6 +16,9 @@ install: $(BIN)/.installed     ## create .venv and install the gateway with test
 demo: install                  ## build, validate and round-trip every example message
 	$(BIN)/gateway demo
 
+serve: install                 ## one gateway with the embedded defaults (./data, 127.0.0.1:8480)
+	$(BIN)/gateway serve
+
 test: install                  ## the whole test suite (PostgreSQL tests skip if no server)
 	$(BIN)/pytest -q
 
