@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 from ..cli import EXIT_INVALID, EXIT_OK
-from ..store.audit import verify_export
 from .db import parse_time, run_with_store
 
 
@@ -38,6 +37,8 @@ def register(sub) -> None:
 def verify_command(args) -> int:
     """Verify the stored chain or an export."""
     if args.export:
+        from ..store.audit import verify_export
+
         manifest, broken = verify_export(args.export)
         what = f"{args.export}: {manifest.get('count', 0)} entries"
         if broken is None:

@@ -6,12 +6,13 @@ import asyncio
 import getpass
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from .. import config as configuration
 from ..cli import EXIT_OK, UsageError
-from ..store import Store, schema
-from ..store.engine import create_engines, resolve_url
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy and Alembic: import it only when a command runs
+    from ..store import Store
 
 T = TypeVar("T")
 
@@ -31,11 +32,13 @@ def register(sub) -> None:
     p.set_defaults(func=current_command)
 
 
-def run_with_store(args, work: Callable[[Store], Awaitable[T]], *, upgrade: bool | None = None) -> T:
+def run_with_store(args, work: Callable[["Store"], Awaitable[T]], *, upgrade: bool | None = None) -> T:
     """Load the configuration, open the store, run `work(store)`, close the store."""
     config = configuration.load(args.config)
 
     async def main() -> T:
+        from ..store import Store
+
         store = await Store.from_config(config, upgrade=upgrade)
         try:
             return await work(store)
@@ -77,6 +80,8 @@ def _on_database(args, op):
     config = configuration.load(args.config)
 
     async def main():
+        from ..store.engine import create_engines, resolve_url
+
         writer, reader = create_engines(resolve_url(config.store.url, config.data_dir))
         try:
             return await op(writer, reader)
@@ -90,6 +95,8 @@ def _on_database(args, op):
 
 def upgrade_command(args) -> int:
     """Migrate the configured database to the newest revision."""
+    from ..store import schema
+
     before, after = _on_database(args, lambda writer, _: schema.upgrade(writer))
     if before == after:
         print(f"database is up to date (revision {after})")
@@ -100,6 +107,8 @@ def upgrade_command(args) -> int:
 
 def current_command(args) -> int:
     """Print the database's revision and the newest one this gateway knows."""
+    from ..store import schema
+
     have, want = _on_database(args, lambda _, reader: schema.current(reader)), schema.head()
     state = "up to date" if have == want else "needs `gateway db upgrade`"
     print(f"database revision: {have or 'none (empty)'}\ngateway needs:     {want}  ({state})")
