@@ -8,6 +8,8 @@ from aiohttp import web
 
 from ..errors import NotFound
 from ..model import Direction, Message
+from ..server import read_limited
+from ..server.problems import Problem
 from . import views
 from .auth import grant_of
 from .problems import ApiError, field_error
@@ -101,7 +103,10 @@ async def json_body(request: web.Request) -> dict:
     """The request body as a JSON object; 415 for another media type, 400 for bad JSON."""
     if request.content_type not in ("application/json", "application/octet-stream") and request.can_read_body:
         raise ApiError("unsupported-media-type", f"send Content-Type: application/json, not {request.content_type}")
-    raw = await request.read()
+    limit = request.app[GATEWAY_KEY].config.server.max_body_bytes
+    raw = await read_limited(request, limit)
+    if isinstance(raw, Problem):
+        raise ApiError("too-large", f"the body is over the limit of {limit} bytes ([server] max_body_bytes)")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -172,6 +172,13 @@ async def test_submit_problems_name_the_field(pair):
     assert not_json.status == 400
     text = await api.call("POST", "/api/messages", data=b"type=x", headers={"Content-Type": "text/plain"})
     assert text.status == 415
+    limit = pair.b.config.server.max_body_bytes
+    huge = {"type": LETTER, "to": PORTAL, "record": {"betreff": "x" * limit}}
+    assert (await api.call("POST", "/api/messages", json_body=huge)).status == 413
+    import aiohttp
+    async with aiohttp.ClientSession() as s, s.delete(pair.url + "/api/messages", headers={
+            "Authorization": f"Bearer {api.token}"}) as r:     # not an operation: still a problem answer
+        assert r.status == 405 and r.content_type == "application/problem+json"
     assert pair.b.store and not await pair.b.store.list()          # nothing was stored
 
 
