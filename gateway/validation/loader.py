@@ -5,11 +5,16 @@ maps is served from the mapped file, a relative location from the local file nex
 includer; anything else (an unmapped http URL, say) is refused and reported as a
 ConfigError naming the location. An `xs:import` without schemaLocation gets the file the
 catalog maps its namespace to. The parser never touches the network.
+
+`compile_schema` can also collect every document of the set (`documents`) and serve
+rewritten ones in their place (`rewrite`): that is how code lists are compiled into the
+schema (`codeschema.py`), in memory only.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from lxml import etree
@@ -19,15 +24,27 @@ from .xmlcatalog import XmlCatalog
 
 XS = "http://www.w3.org/2001/XMLSchema"
 _REFS = (f"{{{XS}}}import", f"{{{XS}}}include", f"{{{XS}}}redefine", f"{{{XS}}}override")
+Rewrite = Callable[[str, bytes], bytes]   # (absolute file path, document bytes) -> bytes to compile
 
 
 class _LocalResolver(etree.Resolver):
     """Serves schema documents from local files (catalog first); refuses everything else."""
 
-    def __init__(self, catalog: XmlCatalog | None):
+    def __init__(self, catalog: XmlCatalog | None, rewrite: Rewrite | None = None,
+                 documents: dict[str, bytes] | None = None):
         super().__init__()
         self.catalog = catalog
         self.refused: list[str] = []
+        self.rewrite = rewrite
+        self.documents = documents
+
+    def serve(self, path: Path) -> bytes:
+        """The bytes libxml2 gets for a local schema file (recorded, maybe rewritten)."""
+        data = read_schema_doc(path, self.catalog)
+        key = str(path.resolve())
+        if self.documents is not None:
+            self.documents[key] = data
+        return self.rewrite(key, data) if self.rewrite is not None else data
 
     def local_path(self, url: str) -> Path | None:
         """The local file for a location libxml2 asks for, or None when there is none."""
@@ -47,7 +64,7 @@ class _LocalResolver(etree.Resolver):
         if path is None or not path.is_file():
             self.refused.append(url if path is None else f"{url} (file {path} does not exist)")
             raise LookupError(url)  # aborts this load; reported by compile_schema
-        return self.resolve_string(read_schema_doc(path, self.catalog), context, base_url=str(path))
+        return self.resolve_string(self.serve(path), context, base_url=str(path))
 
 
 def read_schema_doc(path: Path, catalog: XmlCatalog | None) -> bytes:
@@ -72,16 +89,21 @@ def _plain_parser() -> etree.XMLParser:
                            huge_tree=False, remove_blank_text=False)
 
 
-def compile_schema(file: str | os.PathLike, catalog: XmlCatalog | None = None) -> etree.XMLSchema:
-    """Compile one XSD (its imports resolved locally); raises ConfigError naming what failed."""
+def compile_schema(file: str | os.PathLike, catalog: XmlCatalog | None = None, *,
+                   rewrite: Rewrite | None = None,
+                   documents: dict[str, bytes] | None = None) -> etree.XMLSchema:
+    """Compile one XSD (its imports resolved locally); raises ConfigError naming what failed.
+
+    `documents`, when given, receives {absolute path: bytes} of every document of the set;
+    `rewrite(path, bytes)` may replace a document's bytes before libxml2 compiles them."""
     path = Path(file).resolve()
     if not path.is_file():
         raise ConfigError(f"schema {path} does not exist")
-    resolver = _LocalResolver(catalog)
+    resolver = _LocalResolver(catalog, rewrite, documents)
     parser = _plain_parser()
     parser.resolvers.add(resolver)
     try:
-        doc = etree.fromstring(read_schema_doc(path, catalog), parser, base_url=str(path))
+        doc = etree.fromstring(resolver.serve(path), parser, base_url=str(path))
         return etree.XMLSchema(doc.getroottree())
     except (etree.XMLSchemaParseError, etree.XMLSyntaxError, LookupError) as exc:
         if resolver.refused:

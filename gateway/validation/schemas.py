@@ -9,6 +9,7 @@ from lxml import etree
 
 from ..errors import ConfigError, Issue
 from .codelists import CodeLists
+from .codeschema import CodePlan, plan_codes
 from .loader import compile_schema
 from .paths import local_name
 from .schematron import SchematronRules
@@ -19,7 +20,9 @@ from .xmlcatalog import XmlCatalog
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:
     """One (namespace, version) of a standard, ready to validate; `lock` guards the lxml
-    objects, whose error log and report are per instance, across threads."""
+    objects, whose error log and report are per instance, across threads. `code_sets` are
+    the lists compiled into `schema` (codeschema.CodePlan.sets); `codes_complete` says that
+    they are all the codes a valid document can hold (no Python code-list pass needed)."""
 
     standard: str
     namespace: str
@@ -29,7 +32,14 @@ class CompiledSchema:
     schematron: tuple[SchematronRules, ...] = ()
     rules: bool = False
     version_attribute: str = "version"
+    code_sets: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
+    codes_complete: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def code_pairs(self) -> frozenset[tuple[str, str]]:
+        """(listURI, listVersionID) of every code list compiled into the schema."""
+        return frozenset(pair for pairs in self.code_sets.values() for pair in pairs)
 
 
 class SchemaCatalog:
@@ -42,7 +52,10 @@ class SchemaCatalog:
         by_key: dict[tuple[str, str], CompiledSchema] = {}
         lists = CodeLists()
         for std in self.standards:
-            for compiled in _compile_standard(std):
+            if std.codelists:
+                lists = lists.merged(CodeLists.load(*std.codelists))
+        for std in self.standards:
+            for compiled in _compile_standard(std, lists):
                 key = (compiled.namespace, compiled.version)
                 if key in by_key:
                     other = by_key[key]
@@ -50,8 +63,6 @@ class SchemaCatalog:
                         f"namespace {key[0]} version {key[1] or '(any)'} is defined twice: "
                         f"{other.file} ({other.standard}) and {compiled.file} ({std.name})")
                 by_key[key] = compiled
-            if std.codelists:
-                lists = lists.merged(CodeLists.load(*std.codelists))
         by_ns: dict[str, list[CompiledSchema]] = {}
         for compiled in by_key.values():
             by_ns.setdefault(compiled.namespace, []).append(compiled)
@@ -93,8 +104,8 @@ class SchemaCatalog:
                          for ns, entries in sorted(self._by_ns.items()))
 
 
-def _compile_standard(std: Standard) -> list[CompiledSchema]:
-    """Compile each schema of a standard, with its Schematron, once."""
+def _compile_standard(std: Standard, lists: CodeLists) -> list[CompiledSchema]:
+    """Compile each schema of a standard (code lists compiled in), with its Schematron, once."""
     catalog = XmlCatalog.load(std.catalog) if std.catalog else None
     shared = tuple(SchematronRules(s) for s in std.schematron)
     out = []
@@ -102,9 +113,25 @@ def _compile_standard(std: Standard) -> list[CompiledSchema]:
         if not spec.namespace:
             raise ConfigError(f"standard {std.name}: schema {spec.file} has no targetNamespace; "
                               "give namespace in standard.toml")
+        schema, plan = _compile_with_codes(spec.file, catalog, lists)
         out.append(CompiledSchema(
             standard=std.name, namespace=spec.namespace, version=spec.version, file=spec.file,
-            schema=compile_schema(spec.file, catalog),
-            schematron=shared + tuple(SchematronRules(s) for s in spec.schematron),
-            rules=std.rules, version_attribute=std.version_attribute))
+            schema=schema, schematron=shared + tuple(SchematronRules(s) for s in spec.schematron),
+            rules=std.rules, version_attribute=std.version_attribute,
+            code_sets=plan.sets, codes_complete=plan.complete))
     return out
+
+
+def _compile_with_codes(file: str, catalog: XmlCatalog | None,
+                        lists: CodeLists) -> tuple[etree.XMLSchema, CodePlan]:
+    """The schema as written, then (if any code type can take its list) again with the code
+    lists compiled in as enumerations; the plain one if libxml2 refuses the rewrite."""
+    documents: dict[str, bytes] = {}
+    schema = compile_schema(file, catalog, documents=documents)
+    plan = plan_codes(documents, lists)
+    if not plan.rewrites:
+        return schema, plan
+    try:
+        return compile_schema(file, catalog, rewrite=lambda p, d: plan.rewrites.get(p, d)), plan
+    except ConfigError:
+        return schema, CodePlan({}, {})

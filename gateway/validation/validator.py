@@ -3,6 +3,10 @@
 Layers (docs/validation.md): hardened parse -> XSD of the root's (namespace, version) ->
 code lists -> business rules -> Schematron. A parse or schema failure stops there (what
 follows would only be noise); code lists, rules and Schematron all report together.
+
+Code lists that could be compiled into the schema (`codeschema.py`) are checked by libxml2;
+its errors on them become code-list issues, and when they are the only errors the document
+goes on to the rules as if the schema had passed.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from lxml import etree
 from ..errors import Issue, ValidationFailed, XmlSecurityError
 from ..resources import xsd_dir
 from ..xml import Limits, parse
+from .codeschema import code_issue, not_in_list
 from .messages import rewrite
 from .paths import ElementFinder, element_path
 from .rules import RuleContext, check_rules
@@ -67,9 +72,15 @@ class Validator:
         if isinstance(compiled, Issue):
             return [compiled]
         with compiled.lock:
-            if not compiled.schema.validate(tree):
-                return _schema_issues(tree, compiled.schema.error_log)
-        issues = self._codelist_issues(root)
+            valid = compiled.schema.validate(tree)
+            log = None if valid else compiled.schema.error_log  # a copy
+        issues: list[Issue] = []
+        if log is not None:
+            problems, issues = self._schema_issues(tree, log, compiled)
+            if problems:
+                return problems
+        if not compiled.codes_complete:
+            issues = self._codelist_issues(root)  # also finds the compiled ones again
         if compiled.rules:
             issues += check_rules(root, RuleContext.at(now, self.clock_skew))
         for rules in compiled.schematron:
@@ -106,7 +117,7 @@ class Validator:
         """The issue of one code not found on the fast path (or None: it was only spacing)."""
         lists = self.catalog.codelists
         version = el.get("listVersionID")
-        code = " ".join((code_el.text or "").split())  # xs:token collapses whitespace
+        code = " ".join("".join(code_el.itertext()).split())  # xs:token collapses whitespace
         cl = lists.get(uri, version)
         if cl is None:
             known = lists.versions(uri)
@@ -115,33 +126,39 @@ class Validator:
             return Issue(f"unknown {what}{hint}", element_path(el), el.sourceline, "codelist")
         if code in cl.codes:
             return None
-        return Issue(f"code '{code}' is not in code list {uri} version {cl.version}",
-                     element_path(code_el), code_el.sourceline, "codelist")
+        return not_in_list(code_el, code, uri, cl.version)
+
+    def _schema_issues(self, tree: etree._ElementTree, log,
+                       compiled) -> tuple[list[Issue], list[Issue]]:
+        """libxml2's schema errors as (schema issues, code-list issues of compiled lists)."""
+        finder = ElementFinder(tree)
+        issues: list[Issue] = []
+        codes: list[Issue] = []
+        seen = set()
+        for entry in log:
+            path = (entry.path or "").split("/@")[0]
+            el = finder.find(path, entry.line)
+            if el is not None and compiled.code_sets:
+                found = code_issue(entry.message, el, compiled.code_sets, self.catalog.codelists)
+                if found is not None:
+                    if found not in codes:
+                        codes.append(found)
+                    continue
+            message, attr = rewrite(entry.message)
+            readable = element_path(el, attr) if el is not None else _strip_prefixes(path)
+            line = entry.line or (el.sourceline if el is not None else None)
+            key = (readable, message)
+            if key in seen:
+                continue
+            seen.add(key)
+            issues.append(Issue(message, readable, line or None, "schema"))
+            if len(issues) >= MAX_ISSUES:
+                break
+        return issues, codes
 
 
 def _parse_issue(exc: XmlSecurityError) -> Issue:
     return Issue(str(exc), "", exc.line, "parse")
-
-
-def _schema_issues(tree: etree._ElementTree, log) -> list[Issue]:
-    """libxml2's schema errors as Issues with readable paths and clerk-friendly texts."""
-    finder = ElementFinder(tree)
-    issues: list[Issue] = []
-    seen = set()
-    for entry in log:
-        message, attr = rewrite(entry.message)
-        path = (entry.path or "").split("/@")[0]
-        el = finder.find(path, entry.line)
-        readable = element_path(el, attr) if el is not None else _strip_prefixes(path)
-        line = entry.line or (el.sourceline if el is not None else None)
-        key = (readable, message)
-        if key in seen:
-            continue
-        seen.add(key)
-        issues.append(Issue(message, readable, line or None, "schema"))
-        if len(issues) >= MAX_ISSUES:
-            break
-    return issues
 
 
 def _strip_prefixes(path: str) -> str:
