@@ -64,7 +64,7 @@ async def status(request: web.Request) -> web.Response:
     msg = await visible(request, request.match_info["id"])
     data = views.message(msg)
     data["timeline"] = views.timeline(await store.history(msg.id))
-    data["receipts"] = views.receipts(msg.id, await store.receipts(msg.id), base_of(msg))
+    data["receipts"] = views.receipts(msg.id, await store.receipts(msg.id), BASE)
     return web.json_response(data)
 
 
@@ -92,11 +92,6 @@ async def visible(request: web.Request, msg_id: str) -> Message:
         raise ApiError("forbidden", f"message {msg.id} ({msg.message_type}, {msg.partner}) is "
                        f"outside the scope of token {grant.name!r}")
     return msg
-
-
-def base_of(msg: Message) -> str:
-    """The collection a message belongs to."""
-    return BASE if msg.direction is Direction.OUT else "/api/inbound"
 
 
 async def json_body(request: web.Request) -> dict:
