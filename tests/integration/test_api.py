@@ -216,6 +216,11 @@ async def test_inbound_list_fetch_as_record_or_xml_and_acknowledge(pg_pair):
     outbound = await pair.b.submit(LETTER, example(LETTER), to=PORTAL)
     assert (await api.call("GET", f"/api/inbound/{outbound.id}")).status in (403, 404)
 
+    status = (await api.call("GET", f"/api/messages/{first.id}")).json()     # our receipt to the sender
+    (sent,) = status["receipts"]
+    assert sent["kind"] == "receipt-sent" and sent["positive"] is True
+    assert (await api.call("GET", sent["href"])).content_type == "application/xml"
+
     acked = await api.call("POST", f"/api/inbound/{first.id}/ack", json_body={"note": "Akte 4711"})
     assert acked.status == 200
     data = acked.json()
