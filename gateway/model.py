@@ -8,14 +8,20 @@ a move is allowed.
 
 Outbound (direction "out"):
 
-    accepted ──► ready ──► sending ──► sent ──► acknowledged
-       │           │        │  ▲ │       │
-       │           │        │  │ └──► acknowledged        (synchronous receipt)
+    accepted ──► ready ──► sending ──► sent ──► acknowledged / rejected  (receipt arrives
+       │           │        │  ▲ │       │                  later as a message: XTA)
+       │           │        │  │ └──► acknowledged / rejected (synchronous receipt)
        │           │        ▼  │        ▼
        │           │     retry_wait ◄───┘                 (partner busy / no receipt yet)
        │           │        │
        ▼           ▼        ▼
      failed    cancelled   dead / rejected / failed        (final; dead, failed -> ready by retry)
+
+Late receipts: an asynchronous transport may have delivered a message whose send the
+gateway counted as failed (the provider's answer was lost). The partner's signed receipt
+then arrives while the message waits for a retry or after it was given up, so
+`retry_wait` and `dead` may move to `acknowledged`/`rejected` by a receipt. A `sent`
+message whose receipt is overdue may be sent again by an operator (`sent -> ready`).
 
 Inbound (direction "in"):
 
@@ -70,9 +76,9 @@ _OUT = {
     S.READY: {S.SENDING, S.CANCELLED, S.FAILED},
     S.SENDING: {S.SENDING, S.SENT, S.ACKNOWLEDGED, S.RETRY_WAIT, S.REJECTED, S.DEAD, S.FAILED,
                 S.READY},
-    S.SENT: {S.ACKNOWLEDGED, S.REJECTED, S.RETRY_WAIT, S.DEAD},
-    S.RETRY_WAIT: {S.SENDING, S.READY, S.CANCELLED, S.DEAD},
-    S.DEAD: {S.READY, S.CANCELLED},
+    S.SENT: {S.ACKNOWLEDGED, S.REJECTED, S.RETRY_WAIT, S.DEAD, S.READY},
+    S.RETRY_WAIT: {S.SENDING, S.READY, S.CANCELLED, S.DEAD, S.ACKNOWLEDGED, S.REJECTED},
+    S.DEAD: {S.READY, S.CANCELLED, S.ACKNOWLEDGED, S.REJECTED},
     S.FAILED: {S.READY, S.CANCELLED},
     S.ACKNOWLEDGED: set(),
     S.REJECTED: set(),
@@ -110,8 +116,9 @@ CLAIMABLE: dict[Direction, frozenset[State]] = {
     Direction.IN: frozenset({S.VERIFIED}),
 }
 
-#: states an operator may retry from (-> ready) and cancel from (-> cancelled)
-RETRYABLE = frozenset({S.RETRY_WAIT, S.DEAD, S.FAILED})
+#: states an operator may retry from (-> ready) and cancel from (-> cancelled); `sent`: the
+#: receipt is overdue (the partner deduplicates by nachrichtenUUID)
+RETRYABLE = frozenset({S.RETRY_WAIT, S.DEAD, S.FAILED, S.SENT})
 CANCELLABLE = frozenset({S.ACCEPTED, S.READY, S.RETRY_WAIT, S.DEAD, S.FAILED})
 
 #: (direction, new state) -> audit event written with the transition

@@ -68,7 +68,8 @@ def test_table_is_closed_and_consistent():
             changed = bool(new)
         assert reachable == set(table), f"{direction}: unreachable {set(table) - reachable}"
         for state in FINAL[direction]:
-            assert table[state] <= {S.READY, S.CANCELLED}, "final states only leave by an operator"
+            assert table[state] <= {S.READY, S.CANCELLED, S.ACKNOWLEDGED, S.REJECTED}, \
+                "final states only leave by an operator or by a late receipt"
         for state in CLAIMABLE[direction]:
             assert state in table
 
@@ -81,6 +82,32 @@ def test_operator_sets_agree_with_the_table():
     for state in CLAIMABLE[OUT]:
         check_transition(OUT, state, S.SENDING)
     check_transition(OUT, S.SENDING, S.SENDING)   # lease takeover
+
+
+@pytest.mark.parametrize("frm", [S.SENDING, S.SENT, S.RETRY_WAIT, S.DEAD])
+@pytest.mark.parametrize("to", [S.ACKNOWLEDGED, S.REJECTED])
+def test_a_receipt_settles_a_message_that_went_out(frm, to):
+    # async transports (XTA): the receipt comes as a message, possibly after the gateway
+    # counted the send as failed (the provider's answer was lost) or gave it up
+    check_transition(OUT, frm, to)
+    assert audit_event(OUT, to, frm) in ("message.acknowledged", "message.rejected")
+
+
+@pytest.mark.parametrize("frm", [S.ACCEPTED, S.READY, S.FAILED, S.CANCELLED, S.ACKNOWLEDGED, S.REJECTED])
+def test_a_receipt_cannot_settle_a_message_not_out_or_already_settled(frm):
+    for to in (S.ACKNOWLEDGED, S.REJECTED):
+        with pytest.raises(StateError):
+            check_transition(OUT, frm, to)
+
+
+def test_sent_awaits_its_receipt_and_may_be_sent_again_by_an_operator():
+    assert S.SENT not in FINAL[OUT] and S.SENT not in CLAIMABLE[OUT]
+    assert S.SENT in RETRYABLE and S.SENT not in CANCELLABLE
+    check_transition(OUT, S.SENT, S.READY)
+    path = [(None, S.READY), (S.READY, S.SENDING), (S.SENDING, S.SENT), (S.SENT, S.SENT),
+            (S.SENT, S.READY), (S.READY, S.SENDING), (S.SENDING, S.RETRY_WAIT),
+            (S.RETRY_WAIT, S.ACKNOWLEDGED)]
+    assert check_history(OUT, path, S.ACKNOWLEDGED) is None
 
 
 def test_audit_events_only_for_real_moves():
