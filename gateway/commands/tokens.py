@@ -6,7 +6,6 @@ import sys
 
 from ..audit import timestamp
 from ..cli import EXIT_OK
-from ..tokens import Tokens
 from .db import operator, run_with_store
 
 
@@ -39,7 +38,7 @@ def register(sub) -> None:
 
 def create_command(args) -> int:
     """Create a token and print it (stdout); a hint goes to stderr."""
-    token = run_with_store(args, lambda store: Tokens(store).create(
+    token = run_with_store(args, lambda store: _tokens(store).create(
         args.name, types=args.types, partners=args.partners, actor=operator(), replace=args.replace))
     print(token)
     print(f"gateway tokens: token for {args.name!r} created; it is shown only now, store it "
@@ -49,7 +48,7 @@ def create_command(args) -> int:
 
 def list_command(args) -> int:
     """Print the stored tokens (never the tokens themselves)."""
-    found = run_with_store(args, lambda store: Tokens(store).list())
+    found = run_with_store(args, lambda store: _tokens(store).list())
     if args.json:
         print(json.dumps([{"name": i.name, "types": list(i.types), "partners": list(i.partners),
                            "created_at": timestamp(i.created_at),
@@ -67,6 +66,13 @@ def list_command(args) -> int:
 
 def revoke_command(args) -> int:
     """Revoke a token."""
-    info = run_with_store(args, lambda store: Tokens(store).revoke(args.name, actor=operator()))
+    info = run_with_store(args, lambda store: _tokens(store).revoke(args.name, actor=operator()))
     print(f"revoked {info.name} at {info.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
     return EXIT_OK
+
+
+def _tokens(store):
+    """The token registry over an open store (imported late: it pulls in SQLAlchemy)."""
+    from ..tokens import Tokens
+
+    return Tokens(store)
