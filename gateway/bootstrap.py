@@ -7,6 +7,7 @@ data_dir/keys, development keys are made there on first start.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import secrets
@@ -59,6 +60,14 @@ def client_settings(config: Config) -> tls.ClientSettings:
                               ssl_for=lambda partner: contexts.get(partner, default))
 
 
+def _sender(cls, settings: tls.ClientSettings, config: Config):
+    """One transport's Sender; given the Config when it takes one (e.g. XTA: defaults from
+    [gateway] and every XTA partner's options checked now, at start-up)."""
+    if "config" in inspect.signature(cls).parameters:
+        return cls(settings, config=config)
+    return cls(settings)
+
+
 def server_ssl(config: Config):
     """The server's TLS context, or None for plain HTTP."""
     sec = config.server
@@ -97,7 +106,7 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
     if senders is None:
         settings = client_settings(config)
         used = {p.transport for p in config.partners.values()}
-        senders = {name: adapters.load(name)(settings) for name in sorted(used)}
+        senders = {name: _sender(adapters.load(name), settings, config) for name in sorted(used)}
     ensure_dev_keys(config, now)
     signer = Signer.from_config(config, KeyRing.from_config(config))
     canary(signer, now=now)

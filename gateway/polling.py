@@ -2,7 +2,10 @@
 store -> settle.
 
 A message is settled (closed at the provider, moved aside in a folder) only after it is
-durably kept: stored by the inbound pipeline (verified or rejected), or, when the pipeline
+durably kept: stored by the inbound pipeline (verified or rejected) with the source's events
+(XTA metadata, attachments) in its routing slip and, for sources without a synchronous
+answer (XTA), our signed receipt queued to go back to the sender; a partner's receipt
+settles our outbound message instead (never stored as a message); or, when the pipeline
 refuses it without storing (unknown sender, bad signature, not a message), written to the
 quarantine folder `data_dir/quarantine/<source>/` with the reason beside it. A store or
 disk problem leaves the message unsettled; the source offers it again on the next poll.
@@ -40,6 +43,7 @@ class NamedSource:
     name: str                  # e.g. "xta:ags:09162000", "folder:partners"
     transport: str             # Peer.transport: "xta", "folder"
     source: object             # gateway.ports.Source
+    receipts_back: bool = False  # our receipts go back to the sender over the transport
 
 
 async def poll(gw, named: NamedSource, limit: int) -> PollReport:
@@ -51,7 +55,7 @@ async def poll(gw, named: NamedSource, limit: int) -> PollReport:
         return PollReport()
     accepted = rejected = left = 0
     for item in items:
-        note = ""
+        note, stored = "", None
         try:
             try:
                 result = await gw.inbound.receive(item.xml, Peer(named.transport, remote=item.sender_hint))
@@ -60,9 +64,14 @@ async def poll(gw, named: NamedSource, limit: int) -> PollReport:
                 await _quarantine(gw, named, item, note)
             else:
                 ok = result.accepted
+                stored = await _stored(gw, result.message_uuid, item.xml) if result.receipt_xml else None
+                if stored is not None:
+                    await gw.keep_events(stored.id, named.transport, item.events)
+                    if named.receipts_back:
+                        await gw.send_receipt_back(result, item.xml)
                 if not ok:
                     note = f"negative receipt, codes {', '.join(result.codes) or '-'}"
-                    if not await _stored(gw, result.message_uuid, item.xml):
+                    if stored is None:
                         await _quarantine(gw, named, item, note)
             if isinstance(named.source, FolderSource):
                 await named.source.settle(item, ok, note + "\n" if note else "")
@@ -72,14 +81,25 @@ async def poll(gw, named: NamedSource, limit: int) -> PollReport:
             log.exception("source %s: message %s left unsettled", named.name, item.handle)
             left += 1
             continue
+        if stored is not None:
+            await _settled(gw, named, item, stored.id)
         accepted += ok
         rejected += not ok
     return PollReport(len(items), accepted, rejected, left)
 
 
-async def _stored(gw, message_uuid: str, xml: bytes) -> bool:
+async def _settled(gw, named: NamedSource, item, msg_id: str) -> None:
+    """Say in the routing slip that the source let go of the message (after it was stored)."""
+    try:
+        await gw.store.note(msg_id, actor=named.transport, detail=f"settled at {named.name} ({item.handle})")
+    except Exception:  # noqa: BLE001 - the message is stored and settled; only the note is missing
+        log.exception("source %s: settle note for %s not written", named.name, msg_id)
+
+
+async def _stored(gw, message_uuid: str, xml: bytes):
+    """The inbound message stored with exactly these bytes, or None."""
     msg = await gw.store.find(Direction.IN, message_uuid)
-    return msg is not None and msg.digest == hashlib.sha256(xml).hexdigest()
+    return msg if msg is not None and msg.digest == hashlib.sha256(xml).hexdigest() else None
 
 
 async def _quarantine(gw, named: NamedSource, item, reason: str) -> Path:
@@ -103,7 +123,7 @@ def sources(config) -> list[NamedSource]:
         from adapters.xta import mailboxes
 
         for box in mailboxes(config):
-            found.append(NamedSource(f"xta:{box.settings.account}", "xta", box))
+            found.append(NamedSource(f"xta:{box.settings.account}", "xta", box, receipts_back=True))
     for spec in config.folders.source:
         found.append(NamedSource(f"folder:{spec.name}", "folder", FolderSource(spec, base=config.base_dir)))
     return found

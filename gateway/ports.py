@@ -31,6 +31,7 @@ class TransportEvent:
     kind: str                       # e.g. "transport-report", "provider-accepted"
     detail: str = ""
     data: bytes = b""               # raw evidence (a transport report document)
+    positive: bool = True           # False: the evidence reports a failure (a red report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class SendResult:
     receipt_xml: bytes | None = None          # the partner's signed receipt, if synchronous
     transport_id: str = ""                    # the transport's own id for the message
     events: tuple[TransportEvent, ...] = ()
+    receipt_later: bool = False               # asynchronous transport (XTA): the receipt
+                                              # arrives later as a message from the partner
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,12 @@ CHECK_CODES = {"parse": NOT_XML, "schema": SCHEMA, "codelist": CODELIST, "rule":
                "schematron": RULE, "mapping": SCHEMA, "signature": SIGNATURE_INVALID}
 
 
+def is_receipt(message_type: str) -> bool:
+    """True for a receipt (type id or root element name): a receipt settles the message it
+    refers to and is never answered with a receipt, stored as a message or delivered."""
+    return message_type == RECEIPT_TYPE
+
+
 @dataclass(frozen=True, slots=True)
 class Feedback:
     """One feedback entry of a receipt: code from `rueckmeldung` and an optional text."""

@@ -27,16 +27,19 @@ from . import xml as hardened
 from .config import PartnerSpec
 from .directory import Directory
 from .errors import (DeliveryError, GatewayError, LeaseLost, MessageError, Refused, RetryLater,
-                     SignatureError, ValidationFailed)
+                     SignatureError, StateError, ValidationFailed)
 from .mapping import Authority, Registry, complete_record
 from .mapping.xsderrors import to_record_paths
 from .model import Direction, Message, NewReceipt, State, Submitted
-from .ports import Outgoing
+from .ports import Outgoing, SendResult, TransportEvent
 from .server.inbound import InboundResult, Peer, StatusInfo
 from .tls import fingerprint
 
 log = logging.getLogger("gateway.service")
 SENT_RECEIPT = "receipt-sent"
+SYNC_REPLY = "sync-reply"           # TransportEvent kind: a sendMessageSync reply (XTA)
+RECEIPT_CLIENT = "gateway:receipts"  # client of the outbound receipts we send back (client_ref:
+                                     # the received message's id, so one receipt per message)
 
 
 def utcnow() -> datetime:
@@ -223,10 +226,114 @@ class Gateway:
                 error = exc
                 self._count(partner.transport, "refused")
                 break
-            return await self._receipt(msg, partner, result.receipt_xml, result.transport_id)
+            return await self._sent(msg, partner, result)
         decision = self.policy.decide(error or RetryLater("no endpoint"), msg.attempts, self.clock())
         return await self._move(msg, decision.state, decision.reason, next_attempt_at=decision.at,
                                 last_error=str(error))
+
+    async def _sent(self, msg: Message, partner: PartnerSpec, result: SendResult) -> Message:
+        """The transport took the message: its events go into the routing slip, then the
+        receipt decides (synchronous), or the message waits for it in `sent` (asynchronous
+        transports), or it is done (a receipt is never answered with a receipt)."""
+        transport_id = result.transport_id or None
+        await self.keep_events(msg.id, partner.transport, result.events)
+        if rc.is_receipt(msg.message_type):
+            self._count(partner.transport, "acknowledged")
+            done = await self._move(msg, State.ACKNOWLEDGED, f"receipt handed to the {partner.transport} "
+                                    "transport (a receipt is not answered with a receipt)",
+                                    transport_id=transport_id)
+        elif result.receipt_xml or not result.receipt_later:
+            done = await self._receipt(msg, partner, result.receipt_xml, result.transport_id)
+        else:
+            self._count(partner.transport, "sent")
+            done = await self._move(msg, State.SENT, f"taken by the {partner.transport} transport as "
+                                    f"{result.transport_id or '-'}; {partner.id}'s receipt will arrive as a message",
+                                    transport_id=transport_id)
+        for event in result.events:
+            if event.kind == SYNC_REPLY and event.data:
+                await self._sync_reply(msg, partner, event.data)
+                done = await self.store.get(msg.id)
+        return done
+
+    async def _sync_reply(self, msg: Message, partner: PartnerSpec, xml: bytes) -> None:
+        """A synchronous reply (already kept as evidence with the message) goes through the
+        inbound pipeline now: a receipt settles our message, a message is stored and its
+        receipt queued back. A reply that is no gateway message stays evidence only."""
+        actor = f"{partner.transport}:{partner.id}"
+        try:
+            result = await self.inbound.receive(xml, Peer(partner.transport, remote=f"sync reply of {partner.id}"))
+            await self.send_receipt_back(result, xml)
+        except MessageError as exc:
+            await self.store.note(msg.id, actor=actor, detail=f"sync reply is no gateway message ({exc}); "
+                                  "kept as evidence only")
+        except Exception as exc:  # noqa: BLE001 - the send is done; the reply stays evidence
+            log.exception("sync reply to message %s not processed", msg.id)
+            await self.store.note(msg.id, actor=actor, detail=f"sync reply not processed ({exc}); "
+                                  "kept as evidence only")
+        else:
+            await self.store.note(msg.id, actor=actor, detail=(
+                f"sync reply {result.message_uuid} processed: "
+                + ("accepted" if result.accepted else f"refused ({', '.join(result.codes) or '-'})")))
+
+    async def keep_events(self, msg_id: str, actor: str, events: tuple[TransportEvent, ...]) -> None:
+        """Transport events into a message's routing slip; their evidence (a transport report,
+        a reply, an attachment) stored as a receipt record of the event's kind, once."""
+        kept = None
+        for event in events:
+            await self.store.note(msg_id, actor=actor, detail=f"{event.kind}: {event.detail}"[:2000])
+            if not event.data:
+                continue
+            if kept is None:
+                kept = {(r.kind, r.digest) for r in await self.store.receipts(msg_id)}
+            if (event.kind, digest(event.data)) not in kept:
+                kept.add((event.kind, digest(event.data)))
+                await self.store.add_receipt(msg_id, NewReceipt(event.data, event.positive, kind=event.kind,
+                                                                detail=event.detail[:2000]), actor=actor)
+
+    async def take_receipt(self, info: rc.ReceiptInfo, xml: bytes, *, partner: str, transport: str) -> Message:
+        """Settle our message by a partner's verified receipt that arrived as a message
+        (asynchronous transports); MessageError when it refers to no message of ours to
+        that partner. In a state a receipt cannot settle it is kept as evidence only."""
+        msg = await self.store.find(Direction.OUT, info.refers_to)
+        if msg is None or msg.partner != partner or rc.is_receipt(msg.message_type):
+            raise MessageError(f"receipt {info.receipt_uuid} refers to {info.refers_to}, which is no "
+                               f"message of ours to {partner}")
+        receipt, actor = NewReceipt(xml, info.accepted, detail=info.summary()), f"{transport}:{partner}"
+        try:
+            done = await self.store.transition(
+                msg.id, State.ACKNOWLEDGED if info.accepted else State.REJECTED, actor=actor,
+                detail=f"receipt {info.receipt_uuid}: {info.summary()}", receipt=receipt,
+                last_error=None if info.accepted else info.summary())
+        except StateError as exc:
+            if not any(r.digest == digest(xml) for r in await self.store.receipts(msg.id)):
+                await self.store.add_receipt(msg.id, receipt, actor=actor)
+                await self.store.note(msg.id, actor=actor, detail=f"receipt {info.receipt_uuid} kept as "
+                                      f"evidence, the message stays {msg.state.value}: {exc}"[:2000])
+            return await self.store.get(msg.id)
+        self._count(transport, "acknowledged" if info.accepted else "rejected")
+        return done
+
+    async def send_receipt_back(self, result: InboundResult, xml: bytes) -> Message | None:
+        """Queue our signed receipt for a message that did not arrive over a synchronous
+        exchange (XTA mailbox, sync reply) as an outbound message to its author, delivered
+        by the outbox like any other (durable, retried). One per stored message; nothing
+        for a receipt, or for a message that was not stored (refused, conflicting)."""
+        if not result.receipt_xml:
+            return None
+        got = await self.store.find(Direction.IN, result.message_uuid)
+        if got is None or got.digest != digest(xml) or rc.is_receipt(got.message_type):
+            return None
+        tree = await asyncio.to_thread(hardened.parse, result.receipt_xml, self.limits)
+        receipt_uuid = read_header(tree.getroot()).message_uuid
+        sub = await self.store.submit_outbound(
+            message_uuid=receipt_uuid, message_type=rc.RECEIPT_TYPE, partner=got.partner,
+            payload=result.receipt_xml, actor=self.node, client=RECEIPT_CLIENT, client_ref=got.id,
+            state=State.READY, detail=f"{'positive' if result.accepted else 'negative'} receipt for "
+            f"{got.message_uuid} ({got.id}), to go back to {got.partner}")
+        if sub.created:
+            await self.store.note(got.id, actor=self.node, detail=f"receipt {receipt_uuid} queued to go back "
+                                  f"to {got.partner} as message {sub.message.id}")
+        return sub.message
 
     async def _receipt(self, msg: Message, partner: PartnerSpec, xml: bytes | None, transport_id: str) -> Message:
         if not xml:
@@ -254,7 +361,8 @@ class Gateway:
             return await self.store.transition(msg.id, to, actor=self.node, node=self.node,
                                                detail=detail, **kw)
         except LeaseLost:
-            log.warning("message %s was taken over by another node", msg.id)
+            log.warning("message %s changed meanwhile (taken over by another node, or settled by "
+                        "its receipt)", msg.id)
             return await self.store.get(msg.id)
 
     def _count(self, transport: str, outcome: str) -> None:
@@ -308,6 +416,8 @@ class InboundPipeline:
         if (header.message_uuid, header.author) != (claimed.message_uuid, claimed.author):
             return await self._refuse(claimed, rc.SIGNATURE_INVALID, "the signed header differs from "
                                       "the document's header", now, peer)
+        if rc.is_receipt(header.root):
+            return await self._take_receipt(header, xml, verified.tree, partner, peer, now)
         if header.reader != gw.authority.kennung:
             return await self._reject(header, xml, partner, [rc.Feedback(
                 rc.UNKNOWN_READER, f"message is for {header.reader}, this gateway is {gw.authority.kennung}")], now)
@@ -328,6 +438,26 @@ class InboundPipeline:
             if earlier is not None:
                 return InboundResult(header.message_uuid, True, earlier)
         return await self._answer(header, partner, True, [rc.Feedback(rc.ACCEPTED)], now, stored.message.id)
+
+    async def _take_receipt(self, header: Header, xml: bytes, tree, partner: PartnerSpec, peer: Peer,
+                            now: datetime) -> InboundResult:
+        """A partner's verified receipt arriving as a message (asynchronous transports): it
+        settles our message and is never stored as a message, delivered or answered (the
+        result carries no receipt: no loops). MessageError (audited) when it does not fit."""
+        gw = self.gw
+        try:
+            if header.reader != gw.authority.kennung:
+                raise MessageError(f"receipt is for {header.reader}, this gateway is {gw.authority.kennung}")
+            issues = await asyncio.to_thread(gw.validator.validate_tree, tree, now=now)
+            if issues:
+                raise MessageError(f"receipt does not validate: {issues[0].format()}")
+            info = rc.read(tree)
+            await gw.take_receipt(info, xml, partner=partner.id, transport=peer.transport)
+        except MessageError as exc:
+            await gw.store.audit("receipt.refused", actor=f"{peer.transport}:{peer.remote}", details={
+                "receipt_uuid": header.message_uuid, "author": partner.id, "reason": str(exc)[:500]})
+            raise
+        return InboundResult(header.message_uuid, True, b"", info.codes)
 
     async def _reject(self, header: Header, xml: bytes, partner: PartnerSpec, feedback, now) -> InboundResult:
         """An authenticated but unacceptable message: stored as rejected, negative receipt."""

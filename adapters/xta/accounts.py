@@ -42,7 +42,7 @@ class XtaTransport:
         with self._lock:
             adapter = self._adapters.get(_key(settings))
             if adapter is None:
-                adapter = self._adapters[_key(settings)] = XtaAdapter(settings)
+                adapter = self._adapters[_key(settings)] = XtaAdapter(settings, queue_replies=False)
             return adapter
 
     async def send(self, msg: Outgoing) -> SendResult:

@@ -34,8 +34,10 @@ SYNC_PREFIX = "sync-reply:"
 class XtaAdapter:
     """Sender + Source over one XTA account; health() and accepts() for the directory."""
 
-    def __init__(self, settings: XtaSettings, *, account: Party | None = None):
+    def __init__(self, settings: XtaSettings, *, account: Party | None = None,
+                 queue_replies: bool = True):
         self.settings = settings
+        self.queue_replies = queue_replies     # False: the caller takes the sync-reply event
         self.account = account or Party(settings.account, settings.account_name)
         self._client = XtaClient(settings, self.account)       # loads the WSDL once
         self._request_ids: dict[str, str] = {}                 # v3: handle -> MsgBoxRequestID
@@ -87,10 +89,11 @@ class XtaAdapter:
             incoming = self._incoming(reply, handle=f"{SYNC_PREFIX}{reply.message_id or message_id}")
             events.append(TransportEvent("sync-reply", detail=f"reply to {message_id} from "
                                          f"{reply.author or reader.identifier}", data=reply.content))
-            self._replies.append(incoming)
+            if self.queue_replies:
+                self._replies.append(incoming)
         if s.report_after_send:
             events.append(self._report_event(message_id))
-        return SendResult(transport_id=message_id, events=tuple(events))
+        return SendResult(transport_id=message_id, events=tuple(events), receipt_later=True)
 
     async def report(self, transport_id: str) -> TransportEvent:
         """The current transport report of a sent message, as a routing-slip event."""
@@ -104,7 +107,7 @@ class XtaAdapter:
             return TransportEvent("transport-report-unavailable",
                                   detail=f"{message_id}: {exc} [{exc.code}] {exc.detail}".strip())
         return TransportEvent("transport-report", detail=f"{message_id}: {report.summary}",
-                              data=report.xml)
+                              data=report.xml, positive=report.status != 3)
 
     # -- Source ---------------------------------------------------------------------------
     async def fetch(self, limit: int) -> Sequence[Incoming]:

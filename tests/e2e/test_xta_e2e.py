@@ -1,0 +1,174 @@
+"""End to end over XTA 2 (versions 3 and 5): two gateways wired by bootstrap, each with its
+own store, keys and mailbox at ONE fake provider (per version) that validates every request
+against the real XSDs. The gateways run their real scheduler jobs (outbox, poll): A's
+application goes into B's mailbox, B's poll stores it and only then closes it, B's signed
+receipt travels back through the provider as a message, and A's message is acknowledged
+with the transport report in its routing slip.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from exchange_pair import OFFICE, PORTAL, pair_tables
+from gateway import bootstrap, config as cfg
+from gateway.model import Direction, State
+from gateway.receipts import RECEIPT_TYPE
+from gateway.scheduler import for_gateway
+from gateway.service import RECEIPT_CLIENT
+from support.xta_fake import FakeProvider
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+APPLICATION = "personenstand.urkundenantrag.0100"
+SERVICE = "urn:xoev-de:xpersonenstand:test:antrag"
+FAST = {"poll_interval": 0.1, "folders_interval": 1, "inbound_interval": 1, "certificates_time": ""}
+
+
+@pytest.fixture(params=["3", "5"], ids=["v3", "v5"])
+async def fake(request, reference_dir):
+    """One fake provider of the version, with a mailbox (account) per gateway."""
+    async with FakeProvider(reference_dir, request.param) as provider:
+        for party in (PORTAL, OFFICE):
+            provider.add_account(party)
+            provider.offer(party, SERVICE)
+        yield provider
+        assert provider.rejected == [], "a gateway sent requests that violate the XTA XSDs"
+
+
+def xta_configs(root: Path, fake) -> tuple[cfg.Config, cfg.Config]:
+    """Gateway A (portal) and B (registry office), every partner reached through `fake`."""
+    raw_a, raw_b = pair_tables(root, transport="xta", endpoint_a=fake.url("send"), endpoint_b=fake.url("send"))
+    configs = []
+    for raw, folder in ((raw_a, root / "a"), (raw_b, root / "b")):
+        raw["scheduler"] = dict(FAST)
+        raw["delivery"].update(drain_interval=0.1)
+        for partner in raw["partners"].values():
+            partner["options"] = {       # no "account": it defaults to [gateway] authority_id
+                "version": fake.version, "wsdl": str(fake.wsdl),
+                "send_endpoint": fake.url("send"), "mailbox_endpoint": fake.url("mailbox"),
+                "management_endpoint": fake.url("management"),
+                "business_scenario": "XPERSONENSTAND_TEST", "service": SERVICE}
+        configs.append(cfg.from_dict(raw, base_dir=folder))
+    return configs[0], configs[1]
+
+
+class Node:
+    """One wired gateway with its scheduler (the jobs `gateway serve` runs)."""
+
+    def __init__(self, config: cfg.Config):
+        self.config = config
+
+    async def __aenter__(self) -> "Node":
+        self.gw = await bootstrap.build(self.config)
+        self.sched, self.jobs = for_gateway(self.gw, self.config)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.sched.aclose()
+        await self.jobs.aclose()
+        await self.gw.aclose()
+
+
+def application() -> dict:
+    record = json.loads((EXAMPLES / f"{APPLICATION}.json").read_text())
+    record["nachrichtenkopfG2g"].pop("leser", None)
+    return record
+
+
+async def until(check, timeout: float = 30.0, what: str = ""):
+    """Await `check()` until it returns something truthy; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+async def state_is(gw, msg_id: str, state: State):
+    msg = await gw.store.get(msg_id)
+    return msg if msg.state is state else None
+
+
+async def test_application_arrives_through_the_mailbox_and_the_receipt_comes_back(fake, tmp_path):
+    config_a, config_b = xta_configs(tmp_path, fake)
+    async with Node(config_a) as a, Node(config_b) as b:
+        assert {n.name for n in a.jobs.sources} == {f"xta:{PORTAL}"}    # account from [gateway]
+        await a.sched.start()
+        await b.sched.start()
+        msg = await a.gw.submit(APPLICATION, application(), to=OFFICE)
+
+        done = await until(lambda: state_is(a.gw, msg.id, State.ACKNOWLEDGED), what="A acknowledged")
+
+        # B: stored (verified, waiting for its backend), closed at the provider afterwards
+        got = await b.gw.store.find(Direction.IN, msg.message_uuid)
+        assert got is not None and got.state is State.VERIFIED and got.partner == PORTAL
+        assert await b.gw.store.payload(got.id) == await a.gw.store.payload(msg.id)
+        xta_id = done.transport_id
+        assert fake.sent[xta_id].closed and fake.sent[xta_id].reader == OFFICE
+        b_slip = [h.detail for h in await b.gw.store.history(got.id)]
+        assert any(d.startswith("xta-fetched: ") and xta_id in d for d in b_slip)
+        assert any("receipt" in d and "queued to go back" in d for d in b_slip)
+        assert b_slip[-1] == f"settled at xta:{OFFICE} ({xta_id})"          # closed after storing
+        (given,) = [r for r in await b.gw.store.receipts(got.id) if r.kind == "receipt-sent"]
+
+        # B's receipt went out as B's own outbound message, done once the provider took it
+        (back,) = await b.gw.store.list(direction=Direction.OUT)
+        assert (back.message_type, back.partner, back.client) == (RECEIPT_TYPE, PORTAL, RECEIPT_CLIENT)
+        await until(lambda: state_is(b.gw, back.id, State.ACKNOWLEDGED), what="B's receipt handed over")
+        assert fake.sent[(await b.gw.store.get(back.id)).transport_id].closed    # A took it
+
+        # A: the routing slip tells the whole story; the receipt is B's, verified and stored
+        slip = await a.gw.store.history(msg.id)
+        assert [h.to_state for h in slip if h.from_state != h.to_state] == [
+            State.READY, State.SENDING, State.SENT, State.ACKNOWLEDGED]
+        details = [h.detail for h in slip]
+        assert any(d.startswith("provider-accepted: ") and OFFICE in d for d in details)
+        assert any(d.startswith("transport-report: ") and "status 0 (open)" in d for d in details)
+        receipts = {r.kind: r for r in await a.gw.store.receipts(msg.id)}
+        assert set(receipts) == {"transport-report", "receipt"}
+        assert b"TransportReport" in receipts["transport-report"].xml
+        assert receipts["receipt"].positive and receipts["receipt"].xml == given.xml
+
+        # no receipt loop: A stored no inbound message and sent nothing back
+        assert await a.gw.store.list(direction=Direction.IN) == []
+        assert [m.message_type for m in await a.gw.store.list(direction=Direction.OUT)] == [APPLICATION]
+        await asyncio.sleep(0.5)                                  # a few more polls: still quiet
+        assert len(fake.sent) == 2 and fake.mailbox(PORTAL) == [] == fake.mailbox(OFFICE)
+
+
+async def test_crash_between_fetch_and_close_redelivers_and_stores_once(fake, tmp_path):
+    config_a, config_b = xta_configs(tmp_path, fake)
+    async with Node(config_a) as a:
+        msg = await a.gw.submit(APPLICATION, application(), to=OFFICE)
+        assert await a.sched.run("outbox") == 1
+        sent = await a.gw.store.get(msg.id)
+        assert sent.state is State.SENT and len(fake.mailbox(OFFICE)) == 1
+
+        async with Node(config_b) as b:                      # B fetches and stores, then the
+            fake.fail_next("close", fake.codec.technical, "9030")  # close never happens
+            assert "0 accepted, 0 rejected, 1 left" in await b.sched.run("poll")
+            got = await b.gw.store.find(Direction.IN, msg.message_uuid)
+            assert got is not None and got.state is State.VERIFIED
+        assert len(fake.mailbox(OFFICE)) == 1                # B is gone; the provider kept it
+
+        async with Node(config_b) as b:                      # B restarted: offered again
+            assert "1 accepted" in await b.sched.run("poll")
+            assert fake.sent[sent.transport_id].fetches == 2 and fake.mailbox(OFFICE) == []
+            (only,) = await b.gw.store.list(direction=Direction.IN)
+            assert only.id == got.id
+            assert any("duplicate" in h.detail for h in await b.gw.store.history(got.id))
+            (back,) = await b.gw.store.list(direction=Direction.OUT)   # one receipt, not two
+            await b.sched.run("outbox")
+
+        assert [m.author for m in fake.sent.values()].count(OFFICE) == 1
+        await a.sched.run("poll")
+        done = await a.gw.store.get(msg.id)
+        assert done.state is State.ACKNOWLEDGED, done.last_error
+        assert fake.mailbox(PORTAL) == []
