@@ -4,6 +4,10 @@
 future, `erstellungszeitpunkt` not in the future (beyond an allowed clock skew), `kennung`
 of an authority in a known `prefix:id` format (AUTHORITY_IDS: the one table), and the
 header's `nachrichtentyp/code` equal to the root element's local name. Pure: `now` is given.
+
+Hot path (every valid message passes here): value checks are cached by value (the same
+authorities and accounts recur), and dates in plain `YYYY-MM-DD...` form are compared as
+strings, which is exact for that form; only a date that is not clearly in the past is parsed.
 """
 from __future__ import annotations
 
@@ -31,18 +35,30 @@ _LETTER_DIGITS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord
 _BIC_RE = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 # parents whose `kennung` is an address (e-mail, phone), not an authority id
 _NOT_AUTHORITY = frozenset({"erreichbarkeit"})
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")   # 4-digit year: compares as a string
+# A time written in any zone (offsets stay under a day) lies at most this far from its date
+_ZONE_MARGIN = timedelta(days=3)
 
 
 class RuleContext(NamedTuple):
-    """What the date rules compare with: today, and the latest acceptable creation time."""
+    """What the date rules compare with: today, and the latest acceptable creation time;
+    the same as ISO strings for the fast comparisons."""
 
     today: date
     latest: datetime             # now + allowed clock skew
+    today_iso: str = ""          # today as YYYY-MM-DD
+    past_iso: str = ""           # a creation date before this is in the past in every zone
 
     @classmethod
     def at(cls, now: datetime, clock_skew: timedelta) -> "RuleContext":
         """The context for a check made at `now`."""
-        return cls(now.date(), now + clock_skew)
+        today, latest = now.date(), now + clock_skew
+        return cls(today, latest, *_iso_days(today, latest.date()))
+
+
+@lru_cache(maxsize=64)  # the dates change once a day
+def _iso_days(today: date, latest_day: date) -> tuple[str, str]:
+    return today.isoformat(), (latest_day - _ZONE_MARGIN).isoformat()
 
 
 def iban_valid(iban: str) -> bool:
@@ -53,44 +69,21 @@ def iban_valid(iban: str) -> bool:
     return int((iban[4:] + iban[:4]).translate(_LETTER_DIGITS)) % 97 == 1
 
 
-def _iban(el: etree._Element, ctx: RuleContext) -> str | None:
-    value = (el.text or "").strip()
+@lru_cache(maxsize=4096)  # checks of the element text as it stands: cached by that text
+def _iban(text: str | None) -> str | None:
+    value = (text or "").strip()
     if iban_valid(value):
         return None
     return f"'{value}' is not a valid IBAN (check digits do not match)" \
         if _IBAN_RE.fullmatch(value.replace(" ", "").upper()) else f"'{value}' is not a valid IBAN"
 
 
-def _bic(el: etree._Element, ctx: RuleContext) -> str | None:
-    value = (el.text or "").strip()
+@lru_cache(maxsize=4096)
+def _bic(text: str | None) -> str | None:
+    value = (text or "").strip()
     if _BIC_RE.fullmatch(value):
         return None
     return f"'{value}' is not a valid BIC (8 or 11 letters and digits, e.g. COBADEFFXXX)"
-
-
-def _geburtsdatum(el: etree._Element, ctx: RuleContext) -> str | None:
-    value = (el.text or "").strip()
-    try:
-        born = date.fromisoformat(value[:10])
-    except ValueError:
-        return None  # the schema layer judges the format
-    if born > ctx.today:
-        return f"date of birth {value} lies in the future"
-    return None
-
-
-def _erstellungszeitpunkt(el: etree._Element, ctx: RuleContext) -> str | None:
-    value = (el.text or "").strip()
-    try:
-        created = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    latest = ctx.latest
-    if (created.tzinfo is None) != (latest.tzinfo is None):
-        created = created.replace(tzinfo=latest.tzinfo)  # a local time is read in now's zone
-    if created > latest:
-        return f"creation time {value} lies in the future"
-    return None
 
 
 @lru_cache(maxsize=4096)  # the same few authorities appear in message after message
@@ -107,38 +100,78 @@ def authority_id_problem(kennung: str) -> str | None:
     return None
 
 
-def _kennung(el: etree._Element, ctx: RuleContext) -> str | None:
-    parent = el.getparent()
-    if parent is not None and local_name(parent.tag) in _NOT_AUTHORITY:
+def _geburtsdatum(text: str | None, ctx: RuleContext) -> str | None:
+    value = text.strip() if text else ""
+    if value[:10] <= ctx.today_iso and _ISO_DATE.match(value):
+        return None              # YYYY-MM-DD strings sort like the dates they name
+    try:
+        born = date.fromisoformat(value[:10])
+    except ValueError:
+        return None  # the schema layer judges the format
+    if born > ctx.today:
+        return f"date of birth {value} lies in the future"
+    return None
+
+
+def _erstellungszeitpunkt(text: str | None, ctx: RuleContext) -> str | None:
+    value = text.strip() if text else ""
+    if value[:10] < ctx.past_iso and _ISO_DATE.match(value):
+        return None              # days before now in whatever zone it is written
+    try:
+        created = datetime.fromisoformat(value)
+    except ValueError:
         return None
-    return authority_id_problem((el.text or "").strip())
+    latest = ctx.latest
+    if (created.tzinfo is None) != (latest.tzinfo is None):
+        created = created.replace(tzinfo=latest.tzinfo)  # a local time is read in now's zone
+    if created > latest:
+        return f"creation time {value} lies in the future"
+    return None
 
 
-_RULES: dict[str, Callable[[etree._Element, RuleContext], str | None]] = {
-    "iban": _iban,
-    "bic": _bic,
-    "geburtsdatum": _geburtsdatum,
-    "erstellungszeitpunkt": _erstellungszeitpunkt,
-    "kennung": _kennung,
-}
-_TAGS = tuple("{*}" + name for name in (*_RULES, "nachrichtentyp"))
+@lru_cache(maxsize=4096)
+def _kennung(text: str | None) -> str | None:
+    return authority_id_problem(text.strip() if text else "")
+
+
+def _is_address(kennung: etree._Element) -> bool:
+    """A kennung under erreichbarkeit is an address (e-mail, phone), not an authority id."""
+    parent = kennung.getparent()
+    return parent is not None and local_name(parent.tag) in _NOT_AUTHORITY
+
+
+# element local name -> check of its text alone (cached by text), or of text and context
+_VALUE_RULES: dict[str, Callable[[str | None], str | None]] = {
+    "iban": _iban, "bic": _bic, "kennung": _kennung}
+_DATE_RULES: dict[str, Callable[[str | None, RuleContext], str | None]] = {
+    "geburtsdatum": _geburtsdatum, "erstellungszeitpunkt": _erstellungszeitpunkt}
+_HEADER = "nachrichtentyp"       # the header check, in check_rules
+_TAGS = tuple("{*}" + name for name in (*_VALUE_RULES, *_DATE_RULES, _HEADER))
 
 
 def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
     """Run every business rule on the tree in one pass; one Issue per violation."""
     issues = []
     header_seen = False
+    by_value, by_date = _VALUE_RULES, _DATE_RULES
     for el in root.iter(*_TAGS):
-        tag = el.tag
-        name = tag if tag[0] != "{" else local_name(tag)
-        if name == "nachrichtentyp":
+        name = el.tag
+        if name[0] == "{":       # qualified standards; ours are unqualified below the root
+            name = local_name(name)
+        check = by_value.get(name)
+        if check is not None:
+            if name == "kennung" and _is_address(el):
+                continue
+            problem = check(el.text)
+        elif name != _HEADER:
+            problem = by_date[name](el.text, ctx)
+        else:
             if not header_seen:  # the header's comes first; others may name other messages
                 header_seen = True
                 header = _header_problem(root, el)
                 if header:
                     issues.append(header)
             continue
-        problem = _RULES[name](el, ctx)
         if problem:
             issues.append(Issue(problem, element_path(el), el.sourceline, "rule"))
     return issues
@@ -146,8 +179,11 @@ def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
 
 def _header_problem(root: etree._Element, typ: etree._Element) -> Issue | None:
     """The header's nachrichtentyp code must name the root element (the message type)."""
-    code = next(typ.iterchildren("{*}code"), None)
-    if code is None:
+    for code in typ:             # the first child element named code (cheaper than a tag filter)
+        tag = code.tag
+        if isinstance(tag, str) and local_name(tag) == "code":
+            break
+    else:
         return None
     expected = local_name(root.tag)
     value = (code.text or "").strip()
