@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from exchange_pair import OFFICE, PORTAL, pair_tables
 from gateway import bootstrap, config as cfg
+from gateway import xml as hardened
+from gateway.errors import ConfigError
 from gateway.model import Direction, State
 from gateway.receipts import RECEIPT_TYPE
 from gateway.scheduler import for_gateway
-from gateway.service import RECEIPT_CLIENT
+from gateway.service import RECEIPT_CLIENT, read_header
 from support.xta_fake import FakeProvider
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -38,7 +41,7 @@ async def fake(request, reference_dir):
         assert provider.rejected == [], "a gateway sent requests that violate the XTA XSDs"
 
 
-def xta_configs(root: Path, fake) -> tuple[cfg.Config, cfg.Config]:
+def xta_configs(root: Path, fake, **options: str) -> tuple[cfg.Config, cfg.Config]:
     """Gateway A (portal) and B (registry office), every partner reached through `fake`."""
     raw_a, raw_b = pair_tables(root, transport="xta", endpoint_a=fake.url("send"), endpoint_b=fake.url("send"))
     configs = []
@@ -50,7 +53,7 @@ def xta_configs(root: Path, fake) -> tuple[cfg.Config, cfg.Config]:
                 "version": fake.version, "wsdl": str(fake.wsdl),
                 "send_endpoint": fake.url("send"), "mailbox_endpoint": fake.url("mailbox"),
                 "management_endpoint": fake.url("management"),
-                "business_scenario": "XPERSONENSTAND_TEST", "service": SERVICE}
+                "business_scenario": "XPERSONENSTAND_TEST", "service": SERVICE, **options}
         configs.append(cfg.from_dict(raw, base_dir=folder))
     return configs[0], configs[1]
 
@@ -172,3 +175,40 @@ async def test_crash_between_fetch_and_close_redelivers_and_stores_once(fake, tm
         done = await a.gw.store.get(msg.id)
         assert done.state is State.ACKNOWLEDGED, done.last_error
         assert fake.mailbox(PORTAL) == []
+
+
+async def test_sync_reply_is_processed_right_after_the_send(fake, tmp_path):
+    config_a, config_b = xta_configs(tmp_path, fake, mode="sync")
+    fake.offer(OFFICE, SERVICE, sync=True)                   # the office answers synchronously
+    async with Node(config_a) as a, Node(config_b) as b:
+        def answer(order: dict) -> bytes:                    # B's signed receipt as the reply
+            uuid = read_header(hardened.parse(order["content"]).getroot()).message_uuid
+            now = datetime.now(timezone.utc)
+            return b.gw.receipts.build(refers_to=uuid, reader=PORTAL, reader_name="Bürgerportal",
+                                       accepted=True, feedback=(), received_at=now, now=now)
+
+        fake.sync_responder = answer
+        msg = await a.gw.submit(APPLICATION, application(), to=OFFICE)
+        assert await a.sched.run("outbox") == 1
+        done = await a.gw.store.get(msg.id)
+        assert done.state is State.ACKNOWLEDGED, done.last_error
+        kinds = sorted(r.kind for r in await a.gw.store.receipts(msg.id))
+        assert kinds == ["receipt", "sync-reply", "transport-report"]
+        assert any("sync reply" in h.detail and "processed: accepted" in h.detail
+                   for h in await a.gw.store.history(msg.id))
+        assert await a.gw.store.list(direction=Direction.IN) == []          # a receipt: no message
+
+        fake.sync_responder = None                            # the fake's own echo: no gateway message
+        other = await a.gw.submit(APPLICATION, application(), to=OFFICE)
+        await a.sched.run("outbox")
+        waiting = await a.gw.store.get(other.id)
+        assert waiting.state is State.SENT                    # still waits for a receipt
+        (reply,) = [r for r in await a.gw.store.receipts(other.id) if r.kind == "sync-reply"]
+        assert b"inReplyTo" in reply.xml
+        assert any("no gateway message" in h.detail for h in await a.gw.store.history(other.id))
+
+
+async def test_bad_xta_options_refuse_to_start(fake, tmp_path):
+    config_a, _ = xta_configs(tmp_path, fake, buisness_scenario="typo")
+    with pytest.raises(ConfigError, match="did you mean 'business_scenario'"):
+        await bootstrap.build(config_a)

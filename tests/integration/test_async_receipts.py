@@ -1,0 +1,148 @@
+"""Receipts that arrive as messages (asynchronous transports such as XTA), on two wired
+gateways with real stores, keys and signatures: the receipt settles our outbound message and
+is never stored as a message, delivered or answered; a message pulled from a mailbox gets
+its receipt queued back as an outbound message, once."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from adapters.memory import MemoryNetwork, MemorySender
+from exchange_pair import OFFICE, PORTAL, pair_tables
+from gateway import bootstrap, config as cfg
+from gateway.errors import MessageError
+from gateway.model import Direction, State
+from gateway.receipts import RECEIPT_TYPE, Feedback
+from gateway.server import Peer
+from gateway.service import RECEIPT_CLIENT
+from gateway.tls import ClientSettings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+LETTER = "korrespondenz.schreiben.0200"
+XTA = Peer("xta", remote="test mailbox")
+
+
+@pytest.fixture
+async def pair(tmp_path):
+    raw_a, raw_b = pair_tables(tmp_path, transport="memory", endpoint_a="memory://a", endpoint_b="memory://b")
+    gws = []
+    for raw, folder in ((raw_a, tmp_path / "a"), (raw_b, tmp_path / "b")):
+        config = cfg.from_dict(raw, base_dir=folder)
+        gws.append(await bootstrap.build(config, senders={"memory": MemorySender(ClientSettings(), MemoryNetwork())}))
+    yield gws
+    for gw in gws:
+        await gw.aclose()
+
+
+def letter() -> dict:
+    record = json.loads((EXAMPLES / f"{LETTER}.json").read_text())
+    record["nachrichtenkopfG2g"].pop("leser", None)
+    return record
+
+
+async def out_in(a, state: State):
+    """A letter from A in `state` (as after a send over an asynchronous transport)."""
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    (claimed,) = await a.store.claim_due(a.node)
+    later = a.clock() + timedelta(minutes=5) if state is State.RETRY_WAIT else None
+    if state is not State.SENDING:
+        await a.store.transition(claimed.id, state, actor="test", node=a.node, next_attempt_at=later)
+    return msg
+
+
+def receipt_from_b(b, refers_to: str, accepted: bool = True, codes: tuple[str, ...] = ("0000",),
+                   reader: str = PORTAL) -> bytes:
+    now = datetime.now(timezone.utc)
+    return b.receipts.build(refers_to=refers_to, reader=reader, reader_name="Bürgerportal", accepted=accepted,
+                            feedback=tuple(Feedback(c, "" if c == "0000" else "Schema") for c in codes),
+                            received_at=now, now=now)
+
+
+@pytest.mark.parametrize("state", [State.SENT, State.RETRY_WAIT, State.DEAD, State.SENDING])
+async def test_a_receipt_arriving_as_a_message_acknowledges_and_is_not_answered(pair, state):
+    a, b = pair
+    msg = await out_in(a, state)
+    xml = receipt_from_b(b, msg.message_uuid)
+    result = await a.inbound.receive(xml, XTA)
+    assert result.accepted and result.receipt_xml == b"" and result.codes == ("0000",)
+    done = await a.store.get(msg.id)
+    assert done.state is State.ACKNOWLEDGED
+    (kept,) = await a.store.receipts(msg.id)
+    assert kept.kind == "receipt" and kept.positive and kept.xml == xml
+    assert await a.store.list(direction=Direction.IN) == []        # not a message for the backend
+    again = await a.inbound.receive(xml, XTA)                        # fetched twice: no change
+    assert again.accepted and again.receipt_xml == b""
+    assert len(await a.store.receipts(msg.id)) == 1 and (await a.store.get(msg.id)).state is State.ACKNOWLEDGED
+
+
+async def test_a_negative_receipt_rejects_with_its_codes(pair):
+    a, b = pair
+    msg = await out_in(a, State.SENT)
+    result = await a.inbound.receive(receipt_from_b(b, msg.message_uuid, accepted=False, codes=("1001",)), XTA)
+    assert result.accepted and result.codes == ("1001",)
+    done = await a.store.get(msg.id)
+    assert done.state is State.REJECTED and "1001" in done.last_error
+
+
+async def test_a_late_receipt_for_a_message_in_another_state_is_kept_as_evidence(pair):
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)                # ready: not sent (again) yet
+    await a.inbound.receive(receipt_from_b(b, msg.message_uuid), XTA)
+    assert (await a.store.get(msg.id)).state is State.READY
+    (kept,) = await a.store.receipts(msg.id)
+    assert kept.positive
+    assert any("kept as evidence" in h.detail for h in await a.store.history(msg.id))
+
+
+@pytest.mark.parametrize("refers_to,reader,why", [
+    ("0b9e7d0a-5a1e-4f57-9a6c-4c3a0d5e1f20", PORTAL, "no message of ours"),
+    (None, "ags:09000001", "receipt is for ags:09000001"),
+])
+async def test_a_receipt_that_does_not_fit_is_refused_audited_and_changes_nothing(pair, refers_to, reader, why):
+    a, b = pair
+    msg = await out_in(a, State.SENT)
+    xml = receipt_from_b(b, refers_to or msg.message_uuid, reader=reader)
+    with pytest.raises(MessageError, match=why):
+        await a.inbound.receive(xml, XTA)
+    assert (await a.store.get(msg.id)).state is State.SENT and await a.store.receipts(msg.id) == []
+    assert await a.store.list(direction=Direction.IN) == []
+    chain = await a.store.verify_audit()
+    assert chain.broken is None
+    async with a.store.reading() as conn:
+        last = (await conn.execute(text("SELECT event FROM audit_log ORDER BY seq DESC LIMIT 1"))).scalar()
+    assert last == "receipt.refused"
+
+
+async def test_a_message_pulled_from_a_mailbox_gets_its_receipt_queued_back_once(pair):
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    xml = await a.store.payload(msg.id)
+    result = await b.inbound.receive(xml, XTA)
+    assert result.accepted and result.receipt_xml
+    back = await b.send_receipt_back(result, xml)
+    assert (back.state, back.message_type, back.partner, back.client) == (State.READY, RECEIPT_TYPE, PORTAL,
+                                                                         RECEIPT_CLIENT)
+    assert await b.store.payload(back.id) == result.receipt_xml
+    again = await b.inbound.receive(xml, XTA)                          # redelivered by the mailbox
+    assert (await b.send_receipt_back(again, xml)).id == back.id
+    assert len(await b.store.list(direction=Direction.OUT)) == 1
+    # the receipt, delivered to A, settles A's message and is answered with nothing
+    await a.store.claim_due(a.node)
+    await a.store.transition(msg.id, State.SENT, actor="test", node=a.node)
+    got = await a.inbound.receive(result.receipt_xml, XTA)
+    assert got.receipt_xml == b"" and await a.send_receipt_back(got, result.receipt_xml) is None
+    assert (await a.store.get(msg.id)).state is State.ACKNOWLEDGED
+
+
+async def test_no_receipt_goes_back_for_a_message_that_was_not_stored(pair, tmp_path):
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    forged = (await a.store.payload(msg.id)).replace(b"<betreff>", b"<betreff>X")
+    result = await b.inbound.receive(forged, XTA)
+    assert not result.accepted and result.receipt_xml             # answered (synchronously) ...
+    assert await b.send_receipt_back(result, forged) is None       # ... but nothing goes back
+    assert await b.store.list(direction=Direction.OUT) == []
