@@ -146,3 +146,12 @@ async def test_no_receipt_goes_back_for_a_message_that_was_not_stored(pair, tmp_
     assert not result.accepted and result.receipt_xml             # answered (synchronously) ...
     assert await b.send_receipt_back(result, forged) is None       # ... but nothing goes back
     assert await b.store.list(direction=Direction.OUT) == []
+
+
+async def test_an_operator_may_send_a_sent_message_again_when_its_receipt_is_overdue(pair):
+    a, _ = pair
+    msg = await out_in(a, State.SENT)
+    again = await a.store.retry(msg.id, actor="cli:test", detail="receipt overdue")
+    assert again.state is State.READY
+    (claimed,) = await a.store.claim_due(a.node)
+    assert claimed.id == msg.id and claimed.attempts == 2
