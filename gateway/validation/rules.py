@@ -102,8 +102,6 @@ def authority_id_problem(kennung: str) -> str | None:
 
 def _geburtsdatum(text: str | None, ctx: RuleContext) -> str | None:
     value = text.strip() if text else ""
-    if value[:10] <= ctx.today_iso and _ISO_DATE.match(value):
-        return None              # YYYY-MM-DD strings sort like the dates they name
     try:
         born = date.fromisoformat(value[:10])
     except ValueError:
@@ -115,8 +113,6 @@ def _geburtsdatum(text: str | None, ctx: RuleContext) -> str | None:
 
 def _erstellungszeitpunkt(text: str | None, ctx: RuleContext) -> str | None:
     value = text.strip() if text else ""
-    if value[:10] < ctx.past_iso and _ISO_DATE.match(value):
-        return None              # days before now in whatever zone it is written
     try:
         created = datetime.fromisoformat(value)
     except ValueError:
@@ -140,38 +136,48 @@ def _is_address(kennung: etree._Element) -> bool:
     return parent is not None and local_name(parent.tag) in _NOT_AUTHORITY
 
 
-# element local name -> check of its text alone (cached by text), or of text and context
-_VALUE_RULES: dict[str, Callable[[str | None], str | None]] = {
-    "iban": _iban, "bic": _bic, "kennung": _kennung}
-_DATE_RULES: dict[str, Callable[[str | None, RuleContext], str | None]] = {
-    "geburtsdatum": _geburtsdatum, "erstellungszeitpunkt": _erstellungszeitpunkt}
 _HEADER = "nachrichtentyp"       # the header check, in check_rules
-_TAGS = tuple("{*}" + name for name in (*_VALUE_RULES, *_DATE_RULES, _HEADER))
+_BY_TEXT: dict[str, Callable[[str | None], str | None]] = {"iban": _iban, "bic": _bic}
+_TAGS = tuple("{*}" + name for name in ("iban", "bic", "kennung", "geburtsdatum",
+                                         "erstellungszeitpunkt", _HEADER))
 
 
 def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
-    """Run every business rule on the tree in one pass; one Issue per violation."""
+    """Run every business rule on the tree in one pass; one Issue per violation.
+
+    Written for the valid message, which is the common one: each branch first tries the
+    cheap exact test (a cached verdict on the text, a string comparison of the date) and
+    only then the full check."""
     issues = []
     header_seen = False
-    by_value, by_date = _VALUE_RULES, _DATE_RULES
+    today_iso, past_iso, iso_date = ctx.today_iso, ctx.past_iso, _ISO_DATE.match
     for el in root.iter(*_TAGS):
         name = el.tag
         if name[0] == "{":       # qualified standards; ours are unqualified below the root
             name = local_name(name)
-        check = by_value.get(name)
-        if check is not None:
-            if name == "kennung" and _is_address(el):
+        if name == "kennung":
+            problem = _kennung(el.text)
+            if problem is not None and _is_address(el):
                 continue
-            problem = check(el.text)
-        elif name != _HEADER:
-            problem = by_date[name](el.text, ctx)
-        else:
+        elif name == "geburtsdatum":
+            text = el.text
+            if text and text[:10] <= today_iso and iso_date(text):
+                continue         # YYYY-MM-DD strings sort like the dates they name
+            problem = _geburtsdatum(text, ctx)
+        elif name == "erstellungszeitpunkt":
+            text = el.text
+            if text and text[:10] < past_iso and iso_date(text):
+                continue         # days before now in whatever zone it is written
+            problem = _erstellungszeitpunkt(text, ctx)
+        elif name == _HEADER:
             if not header_seen:  # the header's comes first; others may name other messages
                 header_seen = True
                 header = _header_problem(root, el)
                 if header:
                     issues.append(header)
             continue
+        else:
+            problem = _BY_TEXT[name](el.text)
         if problem:
             issues.append(Issue(problem, element_path(el), el.sourceline, "rule"))
     return issues
