@@ -53,7 +53,8 @@ class RuleContext(NamedTuple):
     def at(cls, now: datetime, clock_skew: timedelta) -> "RuleContext":
         """The context for a check made at `now`."""
         today, latest = now.date(), now + clock_skew
-        return cls(today, latest, *_iso_days(today, latest.date()))
+        today_iso, past_iso = _iso_days(today, latest.date())
+        return tuple.__new__(cls, (today, latest, today_iso, past_iso))  # skips a Python __new__
 
 
 @lru_cache(maxsize=64)  # the dates change once a day

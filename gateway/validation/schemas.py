@@ -17,6 +17,9 @@ from .standards import Standard
 from .xmlcatalog import XmlCatalog
 
 
+_MAX_TAGS = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:
     """One (namespace, version) of a standard, ready to validate; `lock` guards the lxml
@@ -45,7 +48,7 @@ class CompiledSchema:
 class SchemaCatalog:
     """All compiled schemas of the configured standards, plus their merged code lists."""
 
-    __slots__ = ("standards", "codelists", "valid_codes", "_by_key", "_by_ns")
+    __slots__ = ("standards", "codelists", "valid_codes", "_by_key", "_by_ns", "_by_tag")
 
     def __init__(self, standards: Iterable[Standard]):
         self.standards = tuple(standards)
@@ -71,6 +74,8 @@ class SchemaCatalog:
         self.valid_codes = frozenset((cl.uri, cl.version, code) for cl in lists for code in cl.codes)
         self._by_key = by_key
         self._by_ns = by_ns
+        # root tag -> (version attribute, {version: schema}): select's shortcut, filled on use
+        self._by_tag: dict[str, tuple[str, dict[str, CompiledSchema]]] = {}
 
     def known(self) -> list[tuple[str, str, str]]:
         """(namespace, version, standard name) of every compiled schema, sorted."""
@@ -78,7 +83,13 @@ class SchemaCatalog:
 
     def select(self, root: etree._Element) -> CompiledSchema | Issue:
         """The schema for a document root, or an Issue naming the known namespaces/versions."""
-        ns, _, name = root.tag[1:].partition("}") if root.tag[0] == "{" else ("", "", root.tag)
+        tag = root.tag
+        known = self._by_tag.get(tag)
+        if known is not None:
+            found = known[1].get(root.get(known[0]))
+            if found is not None:
+                return found
+        ns, _, name = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
         candidates = self._by_ns.get(ns)
         if not candidates:
             what = f"namespace '{ns}'" if ns else f"root element '{name}' without a namespace"
@@ -89,6 +100,8 @@ class SchemaCatalog:
         if version is not None:
             found = self._by_key.get((ns, version))
             if found is not None:
+                if len(self._by_tag) < _MAX_TAGS:  # root names are few; senders choose them
+                    self._by_tag[tag] = (attr, {c.version: c for c in candidates})
                 return found
         if len(candidates) == 1 and (version is None or not candidates[0].version):
             return candidates[0]

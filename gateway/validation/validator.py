@@ -61,13 +61,15 @@ class Validator:
             tree = parse(xml, self.limits)
         except XmlSecurityError as exc:
             return [_parse_issue(exc)]
-        return self.validate_tree(tree, now=now)
+        return self._validate(tree, tree.getroot(), now)
 
     def validate_tree(self, tree: etree._ElementTree | etree._Element, *, now: datetime) -> list[Issue]:
         """All issues of an already parsed (or freshly built) message."""
         if isinstance(tree, etree._Element):
             tree = tree.getroottree()
-        root = tree.getroot()
+        return self._validate(tree, tree.getroot(), now)
+
+    def _validate(self, tree: etree._ElementTree, root: etree._Element, now: datetime) -> list[Issue]:
         compiled = self.catalog.select(root)
         if isinstance(compiled, Issue):
             return [compiled]
@@ -83,9 +85,10 @@ class Validator:
             issues = self._codelist_issues(root)  # also finds the compiled ones again
         if compiled.rules:
             issues += check_rules(root, RuleContext.at(now, self.clock_skew))
-        for rules in compiled.schematron:
-            issues += rules.check(tree)
-        return issues[:MAX_ISSUES]
+        if compiled.schematron:
+            for rules in compiled.schematron:
+                issues += rules.check(tree)
+        return issues if len(issues) <= MAX_ISSUES else issues[:MAX_ISSUES]
 
     def check(self, xml: bytes, *, now: datetime) -> etree._ElementTree:
         """Parse and validate; return the tree or raise ValidationFailed with every issue."""
