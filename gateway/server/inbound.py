@@ -2,7 +2,7 @@
 
 The endpoints only move bytes: they enforce the size limit, read the TLS peer, and call
 `Inbound.receive`; everything else (parse, identify, verify, validate, store, receipt) is
-the pipeline behind this port (`gateway.service.InboundPipeline`), so the server is tested
+the pipeline behind this port (`gateway.inbound.InboundPipeline`), so the server is tested
 with a small double and the pipeline with plain calls.
 """
 from __future__ import annotations

@@ -18,10 +18,11 @@ from exchange_pair import OFFICE, PORTAL, pair_tables
 from gateway import bootstrap, config as cfg
 from gateway import xml as hardened
 from gateway.errors import ConfigError
+from gateway.header import read_header
 from gateway.model import Direction, State
+from gateway.receipt_flow import RECEIPT_CLIENT
 from gateway.receipts import RECEIPT_TYPE
 from gateway.scheduler import for_gateway
-from gateway.service import RECEIPT_CLIENT, read_header
 from support.xta_fake import FakeProvider
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

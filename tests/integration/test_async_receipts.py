@@ -18,7 +18,7 @@ from gateway.errors import MessageError
 from gateway.model import Direction, State
 from gateway.receipts import RECEIPT_TYPE, Feedback
 from gateway.server import Peer
-from gateway.service import RECEIPT_CLIENT
+from gateway.receipt_flow import RECEIPT_CLIENT
 from gateway.tls import ClientSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from gateway.errors import Refused, RetryLater
 from gateway.model import State
-from gateway.service import RetryPolicy
+from gateway.retry import RetryPolicy
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
