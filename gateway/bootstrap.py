@@ -69,17 +69,24 @@ def _sender(cls, settings: tls.ClientSettings, config: Config):
 
 
 def server_ssl(config: Config):
-    """The server's TLS context, or None for plain HTTP."""
+    """The server's TLS context, or None for plain HTTP. With `require_client_cert` the
+    context still only *asks* for a client certificate (a presented one must chain to
+    client_ca); the application refuses requests without one with a clear 403 (see
+    `gateway.server._client_cert_required`), because a TLS-level refusal reaches the client
+    only as a bare EOF."""
     sec = config.server
     if not sec.tls_cert:
         if sec.client_ca or sec.require_client_cert:
             from .errors import ConfigError
             raise ConfigError("[server] client_ca/require_client_cert need tls_cert and tls_key")
         return None
+    if sec.require_client_cert and not sec.client_ca:
+        from .errors import ConfigError
+        raise ConfigError("[server] require_client_cert needs client_ca")
     return tls.server_context(cert=config.path(sec.tls_cert), key=config.path(sec.tls_key or sec.tls_cert),
                               password=config.secret(sec.tls_key_password),
                               client_ca=config.path(sec.client_ca) if sec.client_ca else None,
-                              require_client_cert=sec.require_client_cert)
+                              require_client_cert=False)
 
 
 def api_token(config: Config) -> bytes:
@@ -140,6 +147,6 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None):
 
     return make(gateway.inbound, max_body_bytes=config.server.max_body_bytes,
                 public_url=config.server.public_url, metrics=metrics or gateway.metrics,
-                health=health, api=create_api(
+                health=health, require_client_cert=config.server.require_client_cert, api=create_api(
                     gateway, api_token(config) if config.api.operator_token else None,
                     max_page=config.api.max_page, webhooks=Webhooks.from_config(gateway, config)))

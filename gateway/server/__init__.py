@@ -35,14 +35,17 @@ HealthCheck = Callable[[], Awaitable[dict]]
 
 def create_app(inbound: Inbound, *, max_body_bytes: int = 10 * 1024 * 1024,
                public_url: str = "", metrics: Metrics | None = None,
-               health: HealthCheck | None = None, api: web.Application | None = None) -> web.Application:
-    """Build the application around an inbound pipeline; `api` is mounted at /api."""
+               health: HealthCheck | None = None, api: web.Application | None = None,
+               require_client_cert: bool = False) -> web.Application:
+    """Build the application around an inbound pipeline; `api` is mounted at /api.
+    With `require_client_cert`, a request over a connection without a verified TLS client
+    certificate is answered 403 `client-certificate-required` (see `_client_cert_required`)."""
     from . import soap
 
     metrics = metrics or Metrics()
     # The SOAP envelope carries the message base64-encoded: allow for that overhead.
-    app = web.Application(client_max_size=max_body_bytes * 4 // 3 + 65536,
-                          middlewares=[_count_requests])
+    middlewares = [_count_requests] + ([_client_cert_required] if require_client_cert else [])
+    app = web.Application(client_max_size=max_body_bytes * 4 // 3 + 65536, middlewares=middlewares)
     app[INBOUND_KEY] = inbound
     app[METRICS_KEY] = metrics
     app[LIMIT_KEY] = max_body_bytes
@@ -145,3 +148,23 @@ async def _count_requests(request: web.Request, handler):
         raise
     metrics.requests.labels(route, str(response.status)).inc()
     return response
+
+
+NO_CLIENT_CERT = Problem(403, "client-certificate-required",
+                         "this gateway requires a TLS client certificate issued by its client CA "
+                         "([server] client_ca); none was presented")
+
+
+@web.middleware
+async def _client_cert_required(request: web.Request, handler):
+    """Refuse a request whose connection carries no verified client certificate, with a clear
+    answer. The TLS layer asks for a certificate and verifies any presented one against
+    client_ca, but lets a client without one finish the handshake: asyncio's TLS server drops
+    the handshake's alert (CPython gh-98078), so a refusal there reaches the client only as a
+    bare EOF. Nothing of the request is read or handled here."""
+    if peer_of(request, "").cert_der is None:
+        if request.path.startswith("/soap"):
+            from .soap import fault
+            return fault(NO_CLIENT_CERT)
+        return problem_response(NO_CLIENT_CERT)
+    return await handler(request)
