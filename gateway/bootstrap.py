@@ -1,7 +1,8 @@
 """The composition root: Config -> a wired Gateway, with the start-up self-checks.
 
 Start-up refuses (ConfigError) when: the partner directory is incomplete (no endpoint, no
-trust, unknown transport), a TLS file is unusable, or the signing canary (sign and verify a
+trust, unknown transport), received messages could fall to both the webhook and an inbound
+folder (`backend_routes`), a TLS file is unusable, or the signing canary (sign and verify a
 small message with our own keys) fails. With no `[[keys.own]]` and no key in
 data_dir/keys, development keys are made there on first start.
 """
@@ -19,6 +20,7 @@ from typing import Any, Mapping
 import adapters
 
 from . import tls
+from .backend_routes import check_inbound_routes
 from .config import Config, PartnerSpec
 from .directory import Directory
 from .keys import DEV_KEY, KeyRing
@@ -110,6 +112,8 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
     config.data_dir.mkdir(parents=True, exist_ok=True)
     directory = Directory.from_config(config)
     directory.check(adapters.ALIASES)
+    for allowed in check_inbound_routes(config):
+        log.info("%s (allowed: allow_webhook_overlap)", allowed.describe())
     if senders is None:
         settings = client_settings(config)
         used = {p.transport for p in config.partners.values()}

@@ -273,6 +273,7 @@ class InboundFolderSpec:
     partners: tuple[str, ...] = ("*",)     # from these partners ("*" = any)
     record_json: bool = False              # also write TYPE_UUID.json with the message as a record
     batch: int = 50                        # messages written per run
+    allow_webhook_overlap: bool = False    # may share messages with [webhooks] (else refused at start-up)
 
     def matches(self, message_type: str, partner: str) -> bool:
         """True when a message of this type from this partner belongs in this folder."""
