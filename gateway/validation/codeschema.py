@@ -17,22 +17,17 @@ type of another shape) makes the set incomplete and the Python pass runs as befo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
 from ..errors import Issue
 from .codelists import CodeList, CodeLists
 from .paths import element_path
+from .xsdtree import ATTRIBUTE, ELEMENT, INLINE_TYPES, XS, has_open_content, owner, qname
 
-XS = "http://www.w3.org/2001/XMLSchema"
-_ANY = tuple(f"{{{XS}}}{n}" for n in ("any", "anyAttribute", "redefine", "override"))
-_COMPLEX = f"{{{XS}}}complexType"
-_ELEMENT = f"{{{XS}}}element"
-_ATTRIBUTE = f"{{{XS}}}attribute"
 _DERIVED = tuple(f"{{{XS}}}{n}" for n in ("extension", "restriction"))
 _CONTENT = (f"{{{XS}}}complexContent", f"{{{XS}}}simpleContent")
-_INLINE_TYPES = (f"{{{XS}}}simpleType", _COMPLEX)
 _ENUMERATION_ERROR = re.compile(r"Element '(?:\{[^}]*\})?code': \[facet 'enumeration'\] "
                                 r"The value '.*' is not an element of the set (\{.*\})\.$", re.S)
 MAX_CODES = 256
@@ -40,13 +35,13 @@ MAX_CODES = 256
 
 @dataclass(frozen=True, slots=True)
 class CodePlan:
-    """What compiling code lists into one schema set gives: the rewritten documents
-    (absolute path -> bytes), the lists the schema now checks by the set libxml2 names in its
-    error ("{'A', 'B'}" -> (listURI, listVersionID), ...), and whether those are all the
-    codes the Python code-list pass would check."""
+    """What compiling code lists into one schema set gives: the documents it changed (paths),
+    the lists the schema now checks by the set libxml2 names in its error
+    ("{'A', 'B'}" -> (listURI, listVersionID), ...), and whether those are all the codes the
+    Python code-list pass would check."""
 
-    rewrites: dict[str, bytes]
-    sets: dict[str, tuple[tuple[str, str], ...]]
+    changed: frozenset[str] = frozenset()
+    sets: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     complete: bool = False
 
     @property
@@ -55,16 +50,15 @@ class CodePlan:
         return frozenset(pair for pairs in self.sets.values() for pair in pairs)
 
 
-def plan_codes(documents: dict[str, bytes], lists: CodeLists) -> CodePlan:
-    """Rewrite every coverable code type of the schema documents; see the module docstring."""
-    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
-    roots = {path: etree.fromstring(data, parser) for path, data in documents.items()}
+def plan_codes(roots: dict[str, etree._Element], lists: CodeLists) -> CodePlan:
+    """Rewrite (in place) every coverable code type of the schema documents; see the module
+    docstring."""
     complete = True
     sets: dict[str, tuple[tuple[str, str], ...]] = {}
     code_types: set[str] = set()               # names of named code types
-    rewrites: dict[str, bytes] = {}
+    changed_paths: set[str] = set()
     for path, root in roots.items():
-        complete &= not _has_open_content(root)
+        complete &= not has_open_content(root)
         changed = False
         for ctype in _code_types(root):
             if ctype.get("name"):
@@ -77,13 +71,13 @@ def plan_codes(documents: dict[str, bytes], lists: CodeLists) -> CodePlan:
                 if (cl.uri, cl.version) not in sets.get(key, ()):
                     sets[key] = sets.get(key, ()) + ((cl.uri, cl.version),)
                 changed = True
-        complete &= all(_owner(a) is not None for a in root.iter(_ATTRIBUTE) if a.get("name") == "listURI")
+        complete &= all(owner(a) is not None for a in root.iter(ATTRIBUTE) if a.get("name") == "listURI")
         if changed:
-            rewrites[path] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+            changed_paths.add(path)
     if complete and code_types:  # by local name: chameleon includes change the namespace
         complete = not any(d.get("base", "").rpartition(":")[2] in code_types
                            for root in roots.values() for d in root.iter(*_DERIVED))
-    return CodePlan(rewrites, sets, complete)
+    return CodePlan(frozenset(changed_paths), sets, complete)
 
 
 def enumeration_set(codes) -> str:
@@ -117,37 +111,22 @@ def not_in_list(code_el: etree._Element, code: str, uri: str, version: str) -> I
                  element_path(code_el), code_el.sourceline, "codelist")
 
 
-def _has_open_content(root: etree._Element) -> bool:
-    """Wildcards, redefinitions or elements of anyType: content the plan cannot see into."""
-    if next(root.iter(*_ANY), None) is not None:
-        return True
-    for el in root.iter(_ELEMENT):
-        if el.get("ref") is not None:
-            continue
-        typ = el.get("type")
-        if typ is None and not any(c.tag in _INLINE_TYPES for c in el):
-            return True
-        if typ is not None and _qname(el, typ) == (XS, "anyType"):
-            return True
-    return False
-
-
 def _code_types(root: etree._Element):
     """Complex types that declare a listURI attribute themselves (named or anonymous)."""
     seen = set()
-    for attr in root.iter(_ATTRIBUTE):
+    for attr in root.iter(ATTRIBUTE):
         if attr.get("name") == "listURI":
-            owner = _owner(attr)
-            if owner is not None and owner not in seen:
-                seen.add(owner)
-                yield owner
+            ctype = owner(attr)
+            if ctype is not None and ctype not in seen:
+                seen.add(ctype)
+                yield ctype
 
 
 def _cover(ctype: etree._Element, root: etree._Element, lists: CodeLists) -> CodeList | None:
     """Compile its list into this code type and return the list, or None if it cannot be."""
     if any(c.tag in _CONTENT for c in ctype):
         return None                                   # derived types: not this plain shape
-    attrs = {a.get("name"): a for a in ctype.iter(_ATTRIBUTE) if _owner(a) is ctype}
+    attrs = {a.get("name"): a for a in ctype.iter(ATTRIBUTE) if owner(a) is ctype}
     fixed = []
     for name in ("listURI", "listVersionID"):
         attr = attrs.get(name)
@@ -156,13 +135,13 @@ def _cover(ctype: etree._Element, root: etree._Element, lists: CodeLists) -> Cod
         if attr.get("form", root.get("attributeFormDefault", "unqualified")) != "unqualified":
             return None
         fixed.append(" ".join(attr.get("fixed").split()))
-    codes = [e for e in ctype.iter(_ELEMENT) if e.get("name") == "code" and _owner(e) is ctype]
+    codes = [e for e in ctype.iter(ELEMENT) if e.get("name") == "code" and owner(e) is ctype]
     if len(codes) != 1:
         return None
     code_el = codes[0]
-    if code_el.get("type") is None or _qname(code_el, code_el.get("type")) != (XS, "token"):
+    if code_el.get("type") is None or qname(code_el, code_el.get("type")) != (XS, "token"):
         return None
-    if any(c.tag in _INLINE_TYPES for c in code_el) or any(
+    if any(c.tag in INLINE_TYPES for c in code_el) or any(
             code_el.get(a) is not None for a in ("nillable", "default", "fixed")):
         return None                                   # xsi:nil or a default would skip the value
     cl = lists.get(fixed[0], fixed[1])
@@ -182,19 +161,3 @@ def _enumerate(code_el: etree._Element, codes) -> None:
         etree.SubElement(restriction, f"{{{XS}}}enumeration", value=code)
     annotation = code_el.find(f"{{{XS}}}annotation")
     code_el.insert(code_el.index(annotation) + 1 if annotation is not None else 0, simple)
-
-
-def _owner(el: etree._Element) -> etree._Element | None:
-    """The nearest enclosing xs:complexType of a declaration (None: global or in a group)."""
-    node = el.getparent()
-    while node is not None:
-        if node.tag == _COMPLEX:
-            return node
-        node = node.getparent()
-    return None
-
-
-def _qname(el: etree._Element, value: str) -> tuple[str, str]:
-    """A QName attribute value resolved with the element's in-scope namespaces."""
-    prefix, _, local = value.rpartition(":")
-    return el.nsmap.get(prefix or None, ""), local

@@ -32,9 +32,10 @@ AUTHORITY_IDS: dict[str, tuple[str, str]] = {
 _AUTHORITY_RE = {p: re.compile(rx) for p, (rx, _) in AUTHORITY_IDS.items()}
 _IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _LETTER_DIGITS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # A=10..Z=35
-_BIC_RE = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+BIC_REGEX = r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
+_BIC_RE = re.compile(BIC_REGEX)
 # parents whose `kennung` is an address (e-mail, phone), not an authority id
-_NOT_AUTHORITY = frozenset({"erreichbarkeit"})
+NOT_AUTHORITY_PARENTS = frozenset({"erreichbarkeit"})
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")   # 4-digit year: compares as a string
 # A time written in any zone (offsets stay under a day) lies at most this far from its date
 _ZONE_MARGIN = timedelta(days=3)
@@ -134,17 +135,29 @@ def _kennung(text: str | None) -> str | None:
 def _is_address(kennung: etree._Element) -> bool:
     """A kennung under erreichbarkeit is an address (e-mail, phone), not an authority id."""
     parent = kennung.getparent()
-    return parent is not None and local_name(parent.tag) in _NOT_AUTHORITY
+    return parent is not None and local_name(parent.tag) in NOT_AUTHORITY_PARENTS
 
 
 _HEADER = "nachrichtentyp"       # the header check, in check_rules
 _BY_TEXT: dict[str, Callable[[str | None], str | None]] = {"iban": _iban, "bic": _bic}
-_TAGS = tuple("{*}" + name for name in ("iban", "bic", "kennung", "geburtsdatum",
-                                         "erstellungszeitpunkt", _HEADER))
+_NAMES = ("iban", "bic", "kennung", "geburtsdatum", "erstellungszeitpunkt", _HEADER)
 
 
-def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
-    """Run every business rule on the tree in one pass; one Issue per violation.
+@lru_cache(maxsize=16)
+def _tags(skip: frozenset[str]) -> tuple[str, ...]:
+    return tuple("{*}" + name for name in _NAMES if name not in skip)
+
+
+def _text(el: etree._Element) -> str | None:
+    """The element's text; with comments or processing instructions inside, all of it."""
+    if not len(el) or any(isinstance(c.tag, str) for c in el):
+        return el.text
+    return "".join(el.itertext())
+
+
+def check_rules(root: etree._Element, ctx: RuleContext, skip: frozenset[str] = frozenset()) -> list[Issue]:
+    """Run every business rule on the tree in one pass; one Issue per violation. `skip`:
+    element names whose rule the schema already enforced (ruleschema.py).
 
     Written for the valid message, which is the common one: each branch first tries the
     cheap exact test (a cached verdict on the text, a string comparison of the date) and
@@ -152,33 +165,32 @@ def check_rules(root: etree._Element, ctx: RuleContext) -> list[Issue]:
     issues = []
     header_seen = False
     today_iso, past_iso, iso_date = ctx.today_iso, ctx.past_iso, _ISO_DATE.match
-    for el in root.iter(*_TAGS):
+    for el in root.iter(*_tags(skip)):
         name = el.tag
         if name[0] == "{":       # qualified standards; ours are unqualified below the root
             name = local_name(name)
-        if name == "kennung":
-            problem = _kennung(el.text)
-            if problem is not None and _is_address(el):
-                continue
-        elif name == "geburtsdatum":
-            text = el.text
-            if text and text[:10] <= today_iso and iso_date(text):
-                continue         # YYYY-MM-DD strings sort like the dates they name
-            problem = _geburtsdatum(text, ctx)
-        elif name == "erstellungszeitpunkt":
-            text = el.text
-            if text and text[:10] < past_iso and iso_date(text):
-                continue         # days before now in whatever zone it is written
-            problem = _erstellungszeitpunkt(text, ctx)
-        elif name == _HEADER:
+        if name == _HEADER:
             if not header_seen:  # the header's comes first; others may name other messages
                 header_seen = True
                 header = _header_problem(root, el)
                 if header:
                     issues.append(header)
             continue
+        text = el.text if not len(el) else _text(el)
+        if name == "kennung":
+            problem = _kennung(text)
+            if problem is not None and _is_address(el):
+                continue
+        elif name == "geburtsdatum":
+            if text and text[:10] <= today_iso and iso_date(text):
+                continue         # YYYY-MM-DD strings sort like the dates they name
+            problem = _geburtsdatum(text, ctx)
+        elif name == "erstellungszeitpunkt":
+            if text and text[:10] < past_iso and iso_date(text):
+                continue         # days before now in whatever zone it is written
+            problem = _erstellungszeitpunkt(text, ctx)
         else:
-            problem = _BY_TEXT[name](el.text)
+            problem = _BY_TEXT[name](text)
         if problem:
             issues.append(Issue(problem, element_path(el), el.sourceline, "rule"))
     return issues

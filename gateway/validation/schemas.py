@@ -11,10 +11,12 @@ from ..errors import ConfigError, Issue
 from .codelists import CodeLists
 from .codeschema import CodePlan, plan_codes
 from .loader import compile_schema
+from .ruleschema import RulePlan, plan_rules
 from .paths import local_name
 from .schematron import SchematronRules
 from .standards import Standard
 from .xmlcatalog import XmlCatalog
+from .xsdtree import parse_schema_documents, serialize
 
 
 _MAX_TAGS = 1024
@@ -25,7 +27,8 @@ class CompiledSchema:
     """One (namespace, version) of a standard, ready to validate; `lock` guards the lxml
     objects, whose error log and report are per instance, across threads. `code_sets` are
     the lists compiled into `schema` (codeschema.CodePlan.sets); `codes_complete` says that
-    they are all the codes a valid document can hold (no Python code-list pass needed)."""
+    they are all the codes a valid document can hold (no Python code-list pass needed).
+    `rule_patterns`/`rules_compiled`: value rules compiled in (ruleschema.RulePlan)."""
 
     standard: str
     namespace: str
@@ -37,6 +40,8 @@ class CompiledSchema:
     version_attribute: str = "version"
     code_sets: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
     codes_complete: bool = False
+    rule_patterns: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    rules_compiled: frozenset[str] = frozenset()
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @property
@@ -126,25 +131,29 @@ def _compile_standard(std: Standard, lists: CodeLists) -> list[CompiledSchema]:
         if not spec.namespace:
             raise ConfigError(f"standard {std.name}: schema {spec.file} has no targetNamespace; "
                               "give namespace in standard.toml")
-        schema, plan = _compile_with_codes(spec.file, catalog, lists)
+        schema, codes, rules = _compile_with_plans(spec.file, catalog, lists, std.rules)
         out.append(CompiledSchema(
             standard=std.name, namespace=spec.namespace, version=spec.version, file=spec.file,
             schema=schema, schematron=shared + tuple(SchematronRules(s) for s in spec.schematron),
             rules=std.rules, version_attribute=std.version_attribute,
-            code_sets=plan.sets, codes_complete=plan.complete))
+            code_sets=codes.sets, codes_complete=codes.complete,
+            rule_patterns=rules.patterns, rules_compiled=rules.compiled))
     return out
 
 
-def _compile_with_codes(file: str, catalog: XmlCatalog | None,
-                        lists: CodeLists) -> tuple[etree.XMLSchema, CodePlan]:
-    """The schema as written, then (if any code type can take its list) again with the code
-    lists compiled in as enumerations; the plain one if libxml2 refuses the rewrite."""
+def _compile_with_plans(file: str, catalog: XmlCatalog | None, lists: CodeLists,
+                        with_rules: bool) -> tuple[etree.XMLSchema, CodePlan, RulePlan]:
+    """The schema as written, then (if code lists or value rules could be compiled in) again
+    with them, from documents rewritten in memory; the plain one if libxml2 refuses that."""
     documents: dict[str, bytes] = {}
     schema = compile_schema(file, catalog, documents=documents)
-    plan = plan_codes(documents, lists)
-    if not plan.rewrites:
-        return schema, plan
+    roots = parse_schema_documents(documents)
+    codes = plan_codes(roots, lists)
+    rules = plan_rules(roots) if with_rules else RulePlan()
+    rewrites = {path: serialize(roots[path]) for path in codes.changed | rules.changed}
+    if not rewrites:
+        return schema, codes, rules
     try:
-        return compile_schema(file, catalog, rewrite=lambda p, d: plan.rewrites.get(p, d)), plan
+        return compile_schema(file, catalog, rewrite=lambda p, d: rewrites.get(p, d)), codes, rules
     except ConfigError:
-        return schema, CodePlan({}, {})
+        return schema, CodePlan(), RulePlan()

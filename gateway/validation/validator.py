@@ -19,6 +19,7 @@ from ..errors import Issue, ValidationFailed, XmlSecurityError
 from ..resources import xsd_dir
 from ..xml import Limits, parse
 from .codeschema import code_issue, not_in_list
+from .ruleschema import is_rule_error
 from .messages import rewrite
 from .paths import ElementFinder, element_path
 from .rules import RuleContext, check_rules
@@ -77,14 +78,17 @@ class Validator:
             valid = compiled.schema.validate(tree)
             log = None if valid else compiled.schema.error_log  # a copy
         issues: list[Issue] = []
+        skip = compiled.rules_compiled          # rules the schema enforced for Python
         if log is not None:
-            problems, issues = self._schema_issues(tree, log, compiled)
+            problems, issues, rule_failed = self._schema_issues(tree, log, compiled)
             if problems:
                 return problems
+            if rule_failed:
+                skip = frozenset()              # Python words the issues, as always
         if not compiled.codes_complete:
             issues = self._codelist_issues(root)  # also finds the compiled ones again
         if compiled.rules:
-            issues += check_rules(root, RuleContext.at(now, self.clock_skew))
+            issues += check_rules(root, RuleContext.at(now, self.clock_skew), skip)
         if compiled.schematron:
             for rules in compiled.schematron:
                 issues += rules.check(tree)
@@ -132,13 +136,18 @@ class Validator:
         return not_in_list(code_el, code, uri, cl.version)
 
     def _schema_issues(self, tree: etree._ElementTree, log,
-                       compiled) -> tuple[list[Issue], list[Issue]]:
-        """libxml2's schema errors as (schema issues, code-list issues of compiled lists)."""
+                       compiled) -> tuple[list[Issue], list[Issue], bool]:
+        """libxml2's schema errors as (schema issues, code-list issues of compiled lists,
+        whether a compiled value rule failed)."""
         finder = ElementFinder(tree)
         issues: list[Issue] = []
         codes: list[Issue] = []
+        rule_failed = False
         seen = set()
         for entry in log:
+            if compiled.rule_patterns and is_rule_error(entry.message, compiled.rule_patterns):
+                rule_failed = True
+                continue
             path = (entry.path or "").split("/@")[0]
             el = finder.find(path, entry.line)
             if el is not None and compiled.code_sets:
@@ -157,7 +166,7 @@ class Validator:
             issues.append(Issue(message, readable, line or None, "schema"))
             if len(issues) >= MAX_ISSUES:
                 break
-        return issues, codes
+        return issues, codes, rule_failed
 
 
 def _parse_issue(exc: XmlSecurityError) -> Issue:

@@ -13,6 +13,7 @@ from lxml import etree
 from gateway.resources import xsd_dir
 from gateway.validation import CodeLists, Validator, load_standard, own_standard
 from gateway.validation.codeschema import plan_codes
+from gateway.validation.xsdtree import parse_schema_documents
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 ANTRAG = VECTORS / "messages" / "personenstand.urkundenantrag.0100.xml"
@@ -126,15 +127,15 @@ def lists(tmp_path: Path, **codes: list[str]) -> Path:
 
 
 def plan(tmp_path, extra="", elements="", **codes):
-    return plan_codes({"/s.xsd": XSD.format(extra=extra, elements=elements).encode()},
-                      CodeLists.load(lists(tmp_path, **codes)))
+    roots = parse_schema_documents({"/s.xsd": XSD.format(extra=extra, elements=elements).encode()})
+    return plan_codes(roots, CodeLists.load(lists(tmp_path, **codes))), roots["/s.xsd"]
 
 
 def test_plan_covers_a_fixed_required_code_type_with_a_loaded_list(tmp_path):
-    result = plan(tmp_path, farbe=["rot", "blau"])
+    result, root = plan(tmp_path, farbe=["rot", "blau"])
     assert result.pairs == {("urn:test:farbe", "1")} and result.complete
-    enum = etree.fromstring(result.rewrites["/s.xsd"]).findall(".//{*}enumeration")
-    assert [e.get("value") for e in enum] == ["rot", "blau"]
+    assert result.changed == {"/s.xsd"}
+    assert [e.get("value") for e in root.findall(".//{*}enumeration")] == ["rot", "blau"]
 
 
 @pytest.mark.parametrize("extra, elements, why", [
@@ -145,16 +146,16 @@ def test_plan_covers_a_fixed_required_code_type_with_a_loaded_list(tmp_path):
     ("", '<xs:element name="frei"/>', "element of anyType"),
 ])
 def test_plan_is_incomplete_where_it_cannot_prove_every_code_is_compiled(tmp_path, extra, elements, why):
-    result = plan(tmp_path, extra, elements, farbe=["rot"], form=["A"])
+    result, _ = plan(tmp_path, extra, elements, farbe=["rot"], form=["A"])
     assert result.pairs == {("urn:test:farbe", "1")}, why
     assert not result.complete, why
 
 
 def test_plan_leaves_code_elements_of_other_shapes_alone(tmp_path):
     odd = XSD.replace('name="code" type="xs:token"', 'name="code" type="xs:string"')
-    result = plan_codes({"/s.xsd": odd.format(extra="", elements="").encode()},
-                        CodeLists.load(lists(tmp_path, farbe=["rot"])))
-    assert result.rewrites == {} and result.pairs == frozenset() and not result.complete
+    roots = parse_schema_documents({"/s.xsd": odd.format(extra="", elements="").encode()})
+    result = plan_codes(roots, CodeLists.load(lists(tmp_path, farbe=["rot"])))
+    assert result.changed == frozenset() and result.pairs == frozenset() and not result.complete
 
 
 def test_partly_compiled_standard_reports_each_bad_code_once(tmp_path):
