@@ -39,28 +39,38 @@ NOT_AUTHORITY_PARENTS = frozenset({"erreichbarkeit"})
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")   # 4-digit year: compares as a string
 # A time written in any zone (offsets stay under a day) lies at most this far from its date
 _ZONE_MARGIN = timedelta(days=3)
+_NO_SKEW = timedelta(0)
 
 
 class RuleContext(NamedTuple):
-    """What the date rules compare with: today, and the latest acceptable creation time;
-    the same as ISO strings for the fast comparisons."""
+    """What the date rules compare with: today, and the latest acceptable creation time
+    (now + clock skew); today and a surely-past day also as ISO strings for the fast
+    comparisons."""
 
     today: date
-    latest: datetime             # now + allowed clock skew
-    today_iso: str = ""          # today as YYYY-MM-DD
-    past_iso: str = ""           # a creation date before this is in the past in every zone
+    today_iso: str               # today as YYYY-MM-DD
+    past_iso: str                # a creation date before this is in the past in every zone
+    now: datetime
+    clock_skew: timedelta
+
+    @property
+    def latest(self) -> datetime:
+        """The latest acceptable creation time."""
+        return self.now + self.clock_skew
 
     @classmethod
     def at(cls, now: datetime, clock_skew: timedelta) -> "RuleContext":
         """The context for a check made at `now`."""
-        today, latest = now.date(), now + clock_skew
-        today_iso, past_iso = _iso_days(today, latest.date())
-        return tuple.__new__(cls, (today, latest, today_iso, past_iso))  # skips a Python __new__
+        # with a skew of zero or more, latest.date() >= today, so today's margin is safe
+        today = now.date()
+        day = today if clock_skew >= _NO_SKEW else (now + clock_skew).date()
+        today, today_iso, past_iso = _days(today, day)
+        return tuple.__new__(cls, (today, today_iso, past_iso, now, clock_skew))  # no Python __new__
 
 
 @lru_cache(maxsize=64)  # the dates change once a day
-def _iso_days(today: date, latest_day: date) -> tuple[str, str]:
-    return today.isoformat(), (latest_day - _ZONE_MARGIN).isoformat()
+def _days(today: date, latest_day: date) -> tuple[date, str, str]:
+    return today, today.isoformat(), (latest_day - _ZONE_MARGIN).isoformat()
 
 
 def iban_valid(iban: str) -> bool:

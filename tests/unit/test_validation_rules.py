@@ -60,3 +60,65 @@ def test_iban_checksum_property(country, bban, pos, delta):
     i = digit_positions[pos % len(digit_positions)]
     broken = iban[:i] + str((int(iban[i]) + delta) % 10) + iban[i + 1:]
     assert not iban_valid(broken)
+
+
+# --- the date rules' string fast path must say exactly what parsing says ----------------------
+
+from datetime import date, datetime, timedelta, timezone  # noqa: E402
+
+from lxml import etree  # noqa: E402
+
+from gateway.validation.rules import RuleContext, check_rules  # noqa: E402
+
+_NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _rule_messages(name: str, text: str, now: datetime, skew: timedelta) -> list[str]:
+    root = etree.Element("m")
+    etree.SubElement(root, name).text = text
+    return [i.message for i in check_rules(root, RuleContext.at(now, skew))]
+
+
+def _reference_creation(value: str, now: datetime, skew: timedelta) -> bool:
+    """In the future by plain parsing, as the rule was first written."""
+    try:
+        created = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    latest = now + skew
+    if (created.tzinfo is None) != (latest.tzinfo is None):
+        created = created.replace(tzinfo=latest.tzinfo)
+    return created > latest
+
+
+_OFFSETS = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14)),
+                            timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-23, minutes=59))])
+
+
+@given(delta=st.timedeltas(min_value=timedelta(days=-6), max_value=timedelta(days=6)), tz=_OFFSETS,
+       skew=st.sampled_from([timedelta(0), timedelta(minutes=5), timedelta(hours=30), timedelta(minutes=-5)]),
+       now_tz=st.sampled_from([timezone.utc, timezone(timedelta(hours=-10)), None]),
+       week_form=st.booleans())
+def test_creation_time_fast_path_agrees_with_parsing(delta, tz, skew, now_tz, week_form):
+    now = _NOW.astimezone(now_tz) if now_tz else _NOW.replace(tzinfo=None)
+    moment = (now.replace(tzinfo=None) + delta).replace(tzinfo=tz)
+    value = moment.isoformat()
+    if week_form:  # ISO week dates parse too and must not be taken for YYYY-MM-DD
+        year, week, day = moment.date().isocalendar()
+        value = f"{year}-W{week:02d}-{day}" + value[10:]
+    future = any("lies in the future" in m for m in _rule_messages("erstellungszeitpunkt", value, now, skew))
+    assert future == _reference_creation(value, now, skew), value
+
+
+@given(delta=st.integers(min_value=-800, max_value=800), suffix=st.sampled_from(["", "Z", "+14:00", "-12:00"]),
+       week_form=st.booleans(), space=st.booleans())
+def test_birth_date_fast_path_agrees_with_parsing(delta, suffix, week_form, space):
+    day = _NOW.date() + timedelta(days=delta)
+    value = day.isoformat() if not week_form else "{}-W{:02d}-{}".format(*day.isocalendar())
+    value = (" " if space else "") + value + suffix
+    future = bool(_rule_messages("geburtsdatum", value, _NOW, timedelta(0)))
+    try:
+        expected = date.fromisoformat(value.strip()[:10]) > _NOW.date()
+    except ValueError:
+        expected = False
+    assert future == expected, value
