@@ -172,6 +172,7 @@ class StoreSection:
     auto_upgrade: bool = True              # `gateway serve` migrates the schema on start
     lease_seconds: float = 300.0           # a claimed message belongs to one node this long
     archive_dir: str = ""                  # zip exports before purging; "" = data_dir/archive
+    orphan_grace: float = 3600.0           # seconds before an unreferenced payload file is quarantined
     retention: tuple[tuple[str, int], ...] = ()  # [store.retention] final state = days (absent: keep)
 
     @classmethod
@@ -194,6 +195,9 @@ class StoreSection:
         section = build_dataclass(cls, data, where)
         if section.payload_inline_max < 0 or section.lease_seconds <= 0:
             raise ConfigError(f"{where}: payload_inline_max must be >= 0 and lease_seconds > 0")
+        if section.orphan_grace < 60:
+            raise ConfigError(f"{where} orphan_grace: must be >= 60 seconds (a payload file is written "
+                              "before its row commits; a younger file may still be on its way)")
         return dataclasses.replace(section, retention=tuple(sorted(table.items())))
 
     def retention_days(self, state: str) -> int | None:

@@ -232,9 +232,11 @@ class GatewayJobs:
         if self.sources:
             jobs.append(Job("poll", self.poll, every=sec.poll_interval,
                             what="poll sources: " + ", ".join(s.name for s in self.sources)))
-        if self.config.store.retention and sec.retention_time:
+        if sec.retention_time:
             jobs.append(Job("retention", self.retention, daily=sec.retention_time,
-                            what="archive and purge final messages past [store.retention]"))
+                            what=("archive and purge final messages past [store.retention], "
+                                  if self.config.store.retention else "")
+                            + "quarantine orphan payload files"))
         if sec.certificates_time:
             jobs.append(Job("certificates", self.certificates, daily=sec.certificates_time, at_start=True,
                             what=f"warn of certificates expiring within {self.config.keys.expiry_warning_days} days"))
@@ -272,12 +274,16 @@ class GatewayJobs:
         return "; ".join(parts) or "nothing"
 
     async def retention(self) -> str:
-        """Archive and purge final messages older than their state's retention."""
-        sec = self.config.store
-        archive = self.config.path(sec.archive_dir) if sec.archive_dir else self.config.data_dir / "archive"
-        report = await self.gw.store.purge_expired(dict(sec.retention), actor=f"scheduler:{self.gw.node}",
-                                                   archive_dir=archive)
-        return f"purged {len(report.purged)} of {report.candidates}, {len(report.archives)} archive(s)"
+        """Archive and purge final messages older than their state's retention (when
+        [store.retention] is set), then quarantine orphan payload files."""
+        sec, actor = self.config.store, f"scheduler:{self.gw.node}"
+        done = "no [store.retention]"
+        if sec.retention:
+            archive = self.config.path(sec.archive_dir) if sec.archive_dir else self.config.data_dir / "archive"
+            report = await self.gw.store.purge_expired(dict(sec.retention), actor=actor, archive_dir=archive)
+            done = f"purged {len(report.purged)} of {report.candidates}, {len(report.archives)} archive(s)"
+        swept = await self.gw.store.sweep_orphans(sec.orphan_grace, actor=actor)
+        return f"{done}; {swept.summary()}"
 
     async def certificates(self) -> str:
         """Log a warning per own or partner certificate (or CRL) expired or expiring soon."""

@@ -51,8 +51,10 @@ def register(sub) -> None:
                            description="Apply [store.retention]: final messages whose last change is "
                                        "older than their state's retention are written to a zip in "
                                        "[store] archive_dir, then deleted with their payload files. "
-                                       "The audit log keeps a record of both.")
-    p.add_argument("--dry-run", action="store_true", help="only count what would be purged")
+                                       "Then payload files no message row references, older than "
+                                       "[store] orphan_grace, are moved to data_dir/quarantine/orphan-payloads. "
+                                       "The audit log keeps a record of all three.")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be purged or quarantined")
     p.add_argument("--no-archive", action="store_true", help="purge without writing an archive first")
     p.set_defaults(func=purge_command)
 
@@ -135,20 +137,31 @@ def cancel_command(args) -> int:
 
 
 def purge_command(args) -> int:
-    """Apply the configured retention."""
+    """Apply the configured retention, then quarantine orphan payload files."""
     config = configuration.load(args.config)
     sec = config.store
-    if not sec.retention:
-        print("nothing to do: no [store.retention] configured (messages are kept for ever)")
-        return EXIT_OK
     archive_dir = None if args.no_archive else (
         config.path(sec.archive_dir) if sec.archive_dir else config.data_dir / "archive")
-    report = run_with_store(args, lambda s: s.purge_expired(
-        dict(sec.retention), actor=operator(), archive_dir=archive_dir, dry_run=args.dry_run))
-    if args.dry_run:
+
+    async def work(store):
+        report = None
+        if sec.retention:
+            report = await store.purge_expired(dict(sec.retention), actor=operator(),
+                                               archive_dir=archive_dir, dry_run=args.dry_run)
+        return report, await store.sweep_orphans(sec.orphan_grace, actor=operator(), dry_run=args.dry_run)
+
+    report, swept = run_with_store(args, work)
+    if report is None:
+        print("no [store.retention] configured: messages are kept for ever")
+    elif args.dry_run:
         print(f"{report.candidates} message(s) would be purged")
-        return EXIT_OK
-    for a in report.archives:
-        print(f"archived {a.count} message(s) to {a.path} (sha256 {a.sha256})")
-    print(f"purged {len(report.purged)} message(s)")
+    else:
+        for a in report.archives:
+            print(f"archived {a.count} message(s) to {a.path} (sha256 {a.sha256})")
+        print(f"purged {len(report.purged)} message(s)")
+    for orphan in swept.orphans:
+        print(f"orphan {orphan.file}  {orphan.size} bytes  modified {orphan.modified:%Y-%m-%d %H:%M:%S}  "
+              f"sha256 {orphan.sha256}")
+    print(swept.summary() + (f" -> {swept.quarantine}" if swept.quarantine else
+                             " (dry run: nothing moved)" if args.dry_run and swept.orphans else ""))
     return EXIT_OK

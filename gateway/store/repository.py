@@ -23,7 +23,7 @@ from ..errors import LeaseLost, NotFound, StateError, StoreCorrupted
 from ..model import (CANCELLABLE, RETRYABLE, Direction, HistoryEntry, Inbound,
                      InboundOutcome, Message, NewReceipt, Receipt, State, Submitted, Transition,
                      audit_event, check_transition)
-from . import audit, batch, claims, retention, schema
+from . import audit, batch, claims, orphans, retention, schema
 from .engine import create_engines, is_sqlite, resolve_url
 from .payloads import PayloadFiles, digest
 from .tables import history, messages, receipts, utcnow
@@ -419,6 +419,11 @@ class Store:
         """Archive then purge final messages older than their state's retention in days."""
         return await retention.purge_expired(self, retention_days, actor=actor,
                                              archive_dir=archive_dir, now=now, dry_run=dry_run)
+
+    async def sweep_orphans(self, grace: float, *, actor: str, now: datetime | None = None,
+                            dry_run: bool = False) -> "orphans.SweepReport":
+        """Quarantine payload files older than `grace` seconds that no row references."""
+        return await orphans.sweep(self, grace=grace, actor=actor, now=now, dry_run=dry_run)
 
     async def verify_audit(self) -> "audit.ChainReport":
         """Check the whole audit chain; report its head and the first broken entry."""

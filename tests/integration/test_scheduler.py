@@ -136,7 +136,7 @@ async def test_gateway_jobs_drain_scan_and_deliver(pair, tmp_path):
                      store={"retention": {"acknowledged": 30}})
     sched_a, jobs_a = scheduler.for_gateway(a, a.config)
     sched_b, jobs_b = scheduler.for_gateway(b, b.config)
-    assert set(sched_a.jobs) == {"outbox", "folders", "certificates"}
+    assert set(sched_a.jobs) == {"outbox", "folders", "retention", "certificates"}  # retention: orphan sweep
     assert set(sched_b.jobs) == {"outbox", "inbound", "retention", "certificates"}
     await sched_a.start()
     await sched_b.start()
@@ -163,7 +163,8 @@ async def test_gateway_jobs_drain_scan_and_deliver(pair, tmp_path):
     status = {s["name"]: s for s in sched_a.status()}
     assert status["folders"]["runs"] >= 1 and status["outbox"]["failures"] == 0
     assert "of" in status["certificates"]["last_result"]                     # ran at start
-    assert await sched_b.run("retention") == "purged 0 of 0, 0 archive(s)"
+    assert await sched_b.run("retention") == ("purged 0 of 0, 0 archive(s); "
+                                              "0 orphan payload file(s) found (0 bytes) of 0 scanned")
 
 
 async def test_certificate_check_warns_about_expiring_certificates(pair, caplog):
@@ -187,7 +188,7 @@ async def test_health_lists_the_jobs(pair):
     sched, _ = scheduler.for_gateway(a, a.config)
     async with TestClient(TestServer(bootstrap.create_app(a, jobs=sched.status))) as client:
         answer = await (await client.get("/health")).json()
-    assert {j["name"] for j in answer["jobs"]} == {"outbox", "certificates"}
+    assert {j["name"] for j in answer["jobs"]} == {"outbox", "retention", "certificates"}
 
 
 @pytest.mark.postgres
