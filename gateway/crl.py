@@ -46,12 +46,12 @@ class Authority:
             if next_update is not None and now > next_update:
                 raise SignatureError(f"revocation list of {self.subject} is out of date since "
                                      f"{next_update:%Y-%m-%d %H:%M} UTC; refusing its certificates "
-                                     f"until a current CRL is installed")
+                                     f"until a current CRL is installed", code=SignatureError.REVOCATION_UNKNOWN)
             entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
             if entry is not None:
                 raise SignatureError(f"certificate {cert.subject.rfc4514_string()} (serial "
                                      f"{cert.serial_number:x}) was revoked on "
-                                     f"{entry.revocation_date_utc:%Y-%m-%d}")
+                                     f"{entry.revocation_date_utc:%Y-%m-%d}", code=SignatureError.REVOKED)
 
 
 def read_crl(path: Path) -> x509.CertificateRevocationList:

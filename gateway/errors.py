@@ -80,7 +80,28 @@ class MappingError(MessageError):
 
 
 class SignatureError(MessageError):
-    """The signature is missing, invalid, unsafe or from a signer we do not trust."""
+    """The signature is missing, invalid, unsafe or from a signer we do not trust; `code`
+    says which, machine-readably (gateway.receipts.SIGNATURE_FEEDBACK maps it to a receipt
+    feedback code), the message says what and where for people."""
+
+    NOT_SIGNED = "not-signed"                   # the document carries no signature
+    MALFORMED = "malformed"                     # not the one allowed shape (place, references, ids, KeyInfo)
+    UNSAFE_ALGORITHM = "unsafe-algorithm"       # signature, digest, transform or C14N algorithm not allowed
+    INVALID = "invalid"                         # the cryptography fails: content or signed info changed
+    UNTRUSTED = "untrusted"                     # the signer may not speak for the partner
+    EXPIRED = "expired"                         # a certificate (or the signing time) past its validity
+    NOT_YET_VALID = "not-yet-valid"             # a certificate not valid yet
+    REVOKED = "revoked"                         # the signing certificate is on its CA's revocation list
+    REVOCATION_UNKNOWN = "revocation-unknown"   # the CA's revocation list is out of date
+    SIGNING_FAILED = "signing-failed"           # our own signing failed (never about a partner's message)
+    CODES = frozenset({NOT_SIGNED, MALFORMED, UNSAFE_ALGORITHM, INVALID, UNTRUSTED, EXPIRED,
+                       NOT_YET_VALID, REVOKED, REVOCATION_UNKNOWN, SIGNING_FAILED})
+
+    def __init__(self, message: str, *, code: str = INVALID):
+        if code not in self.CODES:
+            raise ValueError(f"unknown SignatureError code {code!r}")
+        super().__init__(message)
+        self.code = code
 
 
 class DeliveryError(GatewayError):

@@ -47,7 +47,7 @@ class InboundPipeline:
         try:
             verified = await asyncio.to_thread(gw.verifier.verify, xml, partner=partner.id, now=now)
         except SignatureError as exc:
-            return await self._refuse(claimed, _signature_code(str(exc)), str(exc), now, peer)
+            return await self._refuse(claimed, rc.signature_feedback(exc), str(exc), now, peer)
         header = read_header(verified.tree)  # from here on: only what was signed
         if (header.message_uuid, header.author) != (claimed.message_uuid, claimed.author):
             return await self._refuse(claimed, rc.SIGNATURE_INVALID, "the signed header differs from "
@@ -155,12 +155,3 @@ def _tls_problem(partner: PartnerSpec, peer: Peer) -> str:
     if fingerprint(peer.cert_der) not in wanted:
         return f"TLS client certificate is not one of {partner.id}'s"
     return ""
-
-
-def _signature_code(reason: str) -> str:
-    text = reason.lower()
-    if "no signature" in text or "not signed" in text or "missing" in text:
-        return rc.NOT_SIGNED
-    if "trust" in text or "expired" in text or "revoked" in text or "not valid" in text:
-        return rc.SIGNER_UNTRUSTED
-    return rc.SIGNATURE_INVALID

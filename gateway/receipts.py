@@ -37,6 +37,27 @@ TECHNICAL = "9000"
 CHECK_CODES = {"parse": NOT_XML, "schema": SCHEMA, "codelist": CODELIST, "rule": RULE,
                "schematron": RULE, "mapping": SCHEMA, "signature": SIGNATURE_INVALID}
 
+_S = SignatureError
+#: SignatureError.code -> feedback code of a refused signature (the one table; every code
+#: has an entry, tests/unit/test_signature_codes.py checks it)
+SIGNATURE_FEEDBACK = {
+    _S.NOT_SIGNED: NOT_SIGNED,
+    _S.MALFORMED: SIGNATURE_INVALID,
+    _S.UNSAFE_ALGORITHM: SIGNATURE_INVALID,
+    _S.INVALID: SIGNATURE_INVALID,
+    _S.UNTRUSTED: SIGNER_UNTRUSTED,
+    _S.EXPIRED: SIGNER_UNTRUSTED,
+    _S.NOT_YET_VALID: SIGNER_UNTRUSTED,
+    _S.REVOKED: SIGNER_UNTRUSTED,
+    _S.REVOCATION_UNKNOWN: SIGNER_UNTRUSTED,
+    _S.SIGNING_FAILED: TECHNICAL,
+}
+
+
+def signature_feedback(error: SignatureError) -> str:
+    """The feedback code for a refused signature, from its machine-readable `code`."""
+    return SIGNATURE_FEEDBACK.get(error.code, SIGNATURE_INVALID)
+
 
 def is_receipt(message_type: str) -> bool:
     """True for a receipt (type id or root element name): a receipt settles the message it
@@ -108,7 +129,7 @@ class Receipts:
         verified = self.verifier.verify(xml, partner=partner, now=now)
         info = read(verified.tree)
         if info.author != partner:
-            raise SignatureError(f"receipt is from {info.author}, expected {partner}")
+            raise SignatureError(f"receipt is from {info.author}, expected {partner}", code=SignatureError.UNTRUSTED)
         if info.reader != self.authority.kennung:
             raise MessageError(f"receipt is addressed to {info.reader}, not to us ({self.authority.kennung})")
         if info.refers_to != refers_to:

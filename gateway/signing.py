@@ -118,7 +118,8 @@ class Signer:
         """The document with one enveloped signature by the key valid at `now`."""
         root = xmlparse.parse(xml, self.limits).getroot()
         if root.find(f".//{DS}Signature") is not None or root.tag == f"{DS}Signature":
-            raise SignatureError("the document is already signed; sign unsigned documents only")
+            raise SignatureError("the document is already signed; sign unsigned documents only",
+                                 code=SignatureError.SIGNING_FAILED)
         key = self.keyring.current(now)
         args = dict(method=SignatureConstructionMethod.enveloped, signature_algorithm=key.method,
                     digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=SIGN_C14N)
@@ -129,7 +130,8 @@ class Signer:
             signed = signer.sign(root, key=key.private_key, cert=[key.certificate, *key.chain],
                                  always_add_key_value=False)
         except (SignXMLException, ValueError, TypeError) as exc:
-            raise SignatureError(f"signing failed with {key.source}: {exc}") from None
+            raise SignatureError(f"signing failed with {key.source}: {exc}",
+                                 code=SignatureError.SIGNING_FAILED) from None
         return xmlparse.tostring(signed)
 
 
@@ -158,7 +160,7 @@ class Verifier:
         results = self._signxml(root, shape, now)
         signed = results[shape.document_reference]
         if signed.signed_xml is None:
-            raise SignatureError("the signed content is not XML")
+            raise SignatureError("the signed content is not XML", code=SignatureError.INVALID)
         when = None
         if shape.xades:
             props = next(r for r in results if hasattr(r, "signed_properties")).signed_properties
@@ -172,17 +174,18 @@ class Verifier:
         try:
             result = verifier.verify(root, x509_cert=shape.certificates[0], expect_config=config)
         except InvalidDigest as exc:
-            raise SignatureError(_digest_reason(str(exc), shape)) from None
+            raise SignatureError(_digest_reason(str(exc), shape), code=SignatureError.INVALID) from None
         except InvalidSignature:
             raise SignatureError(f"signature value does not verify with the certificate of "
                                  f"{_subject(shape.certificates[0])}: signed with another key, or the "
-                                 f"signed information was changed") from None
+                                 f"signed information was changed", code=SignatureError.INVALID) from None
         except InvalidCertificate as exc:
-            raise SignatureError(f"certificate check failed: {exc}") from None
+            raise SignatureError(f"certificate check failed: {exc}", code=SignatureError.UNTRUSTED) from None
         except (InvalidInput, SignXMLException, etree.DocumentInvalid, etree.XMLSyntaxError, ValueError) as exc:
-            raise SignatureError(f"malformed signature: {exc}") from None
+            raise SignatureError(f"malformed signature: {exc}", code=SignatureError.MALFORMED) from None
         except Exception as exc:  # fail closed: whatever else breaks inside signxml is a refusal
-            raise SignatureError(f"signature could not be verified ({type(exc).__name__}: {exc})") from None
+            raise SignatureError(f"signature could not be verified ({type(exc).__name__}: {exc})",
+                                 code=SignatureError.INVALID) from None
         return result if isinstance(result, list) else [result]
 
 

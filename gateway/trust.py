@@ -63,13 +63,14 @@ class PartnerTrust:
         """Accept the signing certificate `chain[0]` (intermediates after it) or raise SignatureError."""
         if not self.pinned and not self.authorities:
             raise SignatureError(f"no trust is configured for partner {self.partner} "
-                                 f'(set [partners."{self.partner}".trust])')
+                                 f'(set [partners."{self.partner}".trust])', code=SignatureError.UNTRUSTED)
         leaf = chain[0]
         leaf_facts = facts(leaf)
         who = leaf_facts.subject
         _check_validity(leaf, now, "certificate")
         if not leaf_facts.may_sign:
-            raise SignatureError(f"certificate {who} may not be used for signatures (key usage)")
+            raise SignatureError(f"certificate {who} may not be used for signatures (key usage)",
+                                 code=SignatureError.UNTRUSTED)
         if leaf_facts.fingerprint in self.fingerprints:
             for authority in self.authorities:
                 if authority.issued(leaf):
@@ -77,18 +78,18 @@ class PartnerTrust:
             return SignerIdentity.of(self.partner, leaf, "pinned certificate")
         if not self.authorities:
             raise SignatureError(f"signed by {who} (serial {leaf.serial_number:x}), which is not "
-                                 f"trusted for partner {self.partner}")
+                                 f"trusted for partner {self.partner}", code=SignatureError.UNTRUSTED)
         authority = self._anchor(leaf, chain[1:], now)
         if self.subject is not None and leaf.subject != self.subject:
             raise SignatureError(f"signed by {who}, not by {self.subject.rfc4514_string()} as "
-                                 f"required for partner {self.partner}")
+                                 f"required for partner {self.partner}", code=SignatureError.UNTRUSTED)
         return SignerIdentity.of(self.partner, leaf, f"CA {authority.subject}")
 
     def _anchor(self, leaf: x509.Certificate, extra: Sequence[x509.Certificate], now: datetime) -> Authority:
         """Walk from the leaf through intermediates to a configured CA, checking each link."""
         if facts(leaf).is_ca:
             raise SignatureError(f"signed with the CA certificate {leaf.subject.rfc4514_string()}, "
-                                 f"not with an end-entity certificate")
+                                 f"not with an end-entity certificate", code=SignatureError.UNTRUSTED)
         current = leaf
         for _ in range(MAX_CHAIN):
             for authority in self.authorities:
@@ -103,7 +104,7 @@ class PartnerTrust:
             current = parent
         raise SignatureError(f"signed by {leaf.subject.rfc4514_string()}, issued by "
                              f"{current.issuer.rfc4514_string()}, which is not a CA trusted for "
-                             f"partner {self.partner}")
+                             f"partner {self.partner}", code=SignatureError.UNTRUSTED)
 
 
 class TrustStore:
@@ -116,7 +117,7 @@ class TrustStore:
         """Accept `chain` as signer for `partner` at `now`, or raise SignatureError naming the check."""
         trust = self.partners.get(partner)
         if trust is None:
-            raise SignatureError(f"unknown partner {partner}: no trust configured")
+            raise SignatureError(f"unknown partner {partner}: no trust configured", code=SignatureError.UNTRUSTED)
         return trust.check(chain, now)
 
     @classmethod
@@ -186,6 +187,7 @@ def fingerprint(cert: x509.Certificate) -> str:
 def _check_validity(cert: x509.Certificate, now: datetime, role: str) -> None:
     if now < cert.not_valid_before_utc:
         raise SignatureError(f"{role} {facts(cert).subject} is not valid before "
-                             f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+                             f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC", code=SignatureError.NOT_YET_VALID)
     if now > cert.not_valid_after_utc:
-        raise SignatureError(f"{role} {facts(cert).subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        raise SignatureError(f"{role} {facts(cert).subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+                             code=SignatureError.EXPIRED)

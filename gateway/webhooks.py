@@ -57,12 +57,13 @@ def verify(secret: bytes | str | Iterable[bytes | str], header: str, body: bytes
         fields.setdefault(key, []).append(value)
     stamps, macs = fields.get("t", []), fields.get("v1", [])
     if len(stamps) != 1 or not stamps[0].isdigit() or not macs:
-        raise SignatureError(f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex HMAC-SHA256>")
+        raise SignatureError(f"{SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex HMAC-SHA256>",
+                             code=SignatureError.MALFORMED)
     timestamp = int(stamps[0])
     current = now.timestamp() if isinstance(now, datetime) else float(now)
     if abs(current - timestamp) > tolerance:
         raise SignatureError(f"timestamp {timestamp} is {abs(current - timestamp):.0f}s away from now "
-                             f"(tolerance {tolerance}s): stale or replayed")
+                             f"(tolerance {tolerance}s): stale or replayed", code=SignatureError.EXPIRED)
     keys = [secret] if isinstance(secret, (bytes, str)) else list(secret)
     signed = f"{timestamp}.".encode() + body
     for key in keys:
@@ -70,7 +71,8 @@ def verify(secret: bytes | str | Iterable[bytes | str], header: str, body: bytes
         expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
         if any(hmac.compare_digest(expected, mac) for mac in macs):
             return timestamp
-    raise SignatureError("signature does not match the body (wrong secret or altered body)")
+    raise SignatureError("signature does not match the body (wrong secret or altered body)",
+                         code=SignatureError.INVALID)
 
 
 def check_url(url: str) -> str:

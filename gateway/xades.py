@@ -44,17 +44,19 @@ def signing_time(signed_properties, cert, now: datetime, skew: timedelta) -> dat
     """The verified SigningTime; refuses one in the future or outside the certificate's validity."""
     node = signed_properties.find(SIGNING_TIME)
     if node is None or not (node.text or "").strip():
-        raise SignatureError("XAdES SignedProperties lack SigningTime")
+        raise SignatureError("XAdES SignedProperties lack SigningTime", code=SignatureError.MALFORMED)
     text = node.text.strip()
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise SignatureError(f"XAdES SigningTime {text!r} is not an xs:dateTime") from None
+        raise SignatureError(f"XAdES SigningTime {text!r} is not an xs:dateTime", code=SignatureError.MALFORMED) from None
     if when.tzinfo is None:
-        raise SignatureError(f"XAdES SigningTime {text!r} has no time zone")
+        raise SignatureError(f"XAdES SigningTime {text!r} has no time zone", code=SignatureError.MALFORMED)
     if when > now + skew:
-        raise SignatureError(f"XAdES SigningTime {text} lies in the future (now {now:%Y-%m-%d %H:%M:%S} UTC)")
+        raise SignatureError(f"XAdES SigningTime {text} lies in the future (now {now:%Y-%m-%d %H:%M:%S} UTC)",
+                             code=SignatureError.INVALID)
     if not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
         raise SignatureError(f"XAdES SigningTime {text} is outside the validity of the signing certificate "
-                             f"({cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d})")
+                             f"({cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d})",
+                             code=SignatureError.EXPIRED)
     return when

@@ -89,3 +89,23 @@ async def test_tampered_message_is_refused_with_signature_code(pair):
     result = await b.inbound.receive(xml.replace(b"<betreff>", b"<betreff>X"), Peer("memory"))
     assert not result.accepted and result.codes == ("1100",)
     assert await b.store.list(direction=Direction.IN) == []
+
+
+async def test_signature_refusals_answer_with_the_feedback_code_of_their_reason(pair):
+    """The pipeline's feedback code comes from SignatureError.code (gateway.receipts
+    SIGNATURE_FEEDBACK): unsigned -> 1102, a key not trusted for the author -> 1101."""
+    from lxml import etree
+
+    from gateway.server import Peer
+
+    a, b = pair
+    msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
+    root = etree.fromstring(await a.store.payload(msg.id))
+    root.remove(root.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
+    unsigned = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    result = await b.inbound.receive(unsigned, Peer("memory"))
+    assert not result.accepted and result.codes == ("1102",)
+    foreign = b.signer.sign(unsigned, now=b.clock())        # B's own key, claiming to be A
+    result = await b.inbound.receive(foreign, Peer("memory"))
+    assert not result.accepted and result.codes == ("1101",)
+    assert await b.store.list(direction=Direction.IN) == []
