@@ -30,7 +30,7 @@ def register(sub) -> None:
                                        "SHA-256 digests). Times: 2026-03-01, 2026-03-01T12:00, 7d.")
     p.add_argument("--from", dest="since", metavar="TIME", help="first time included (default: start)")
     p.add_argument("--to", dest="until", metavar="TIME", help="first time excluded (default: now)")
-    p.add_argument("file", metavar="FILE", type=Path)
+    p.add_argument("file", metavar="FILE", type=Path, help="the zip to write (e.g. audit-2026-q1.zip)")
     p.set_defaults(func=export_command)
 
 

@@ -33,17 +33,18 @@ def register(sub) -> None:
     p.set_defaults(func=list_command)
 
     p = actions.add_parser("show", help="one message: metadata, timeline (routing slip), receipts")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="message id (first column of `messages list`)")
     p.add_argument("--json", action="store_true", help="JSON instead of text")
     p.set_defaults(func=show_command)
 
-    p = actions.add_parser("retry", help="send a retry_wait, dead or failed outbound message again now")
-    p.add_argument("id", metavar="ID")
+    p = actions.add_parser("retry", help="send a retry_wait, dead, failed or sent (receipt overdue) "
+                                         "outbound message again now")
+    p.add_argument("id", metavar="ID", help="message id of the outbound message")
     p.add_argument("--reason", default="", help="recorded in the timeline")
     p.set_defaults(func=retry_command)
 
     p = actions.add_parser("cancel", help="withdraw an outbound message that is not being sent")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="message id of the outbound message")
     p.add_argument("--reason", default="", help="recorded in the timeline")
     p.set_defaults(func=cancel_command)
 

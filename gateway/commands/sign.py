@@ -19,7 +19,7 @@ def register(sub) -> None:
     p = sub.add_parser("sign", help="sign an XML file with the current own key",
                        description="Add one enveloped XML-DSig signature (exclusive C14N, SHA-256+) made "
                                    "with the newest valid own key. Writes to stdout unless -o is given.")
-    p.add_argument("file", metavar="FILE.xml", type=Path)
+    p.add_argument("file", metavar="FILE.xml", type=Path, help="the unsigned XML document")
     p.add_argument("-o", "--output", metavar="OUT", type=Path, help="write here (atomically) instead of stdout")
     p.add_argument("--partner", metavar="ID", default="", help="recipient; decides XAdES via [keys] xades_partners")
     p.add_argument("--xades", action="store_true", default=None, help="add XAdES-BES properties")
@@ -29,7 +29,7 @@ def register(sub) -> None:
                        description="Verify the one enveloped signature of FILE against a partner's trust "
                                    "(default: our own certificates). Exit 0 valid, 1 invalid (with the "
                                    "check that failed), 2 usage.")
-    p.add_argument("file", metavar="FILE.xml", type=Path)
+    p.add_argument("file", metavar="FILE.xml", type=Path, help="the signed XML document")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--partner", metavar="ID", help='trust of [partners."ID"] in the configuration')
     who.add_argument("--cert", metavar="PEM", type=Path, help="trust exactly the certificate(s) in this file")

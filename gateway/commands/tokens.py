@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.set_defaults(func=list_command)
 
     p = actions.add_parser("revoke", help="revoke a token at once")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="the backend system whose active token is revoked")
     p.set_defaults(func=revoke_command)
 
 
