@@ -230,3 +230,27 @@ def test_require_client_cert_without_client_ca_refuses_to_start(tmp_path):
                            base_dir=tmp_path)
     with pytest.raises(ConfigError, match="require_client_cert needs client_ca"):
         bootstrap.server_ssl(config)
+
+
+async def test_our_adapters_without_a_client_certificate_are_refused_not_retried(mtls):
+    """What a misconfigured sender (no client_cert for this partner) sees: Refused with the reason."""
+    from adapters.http import HttpSender
+    from adapters.soap import SoapSender
+    from gateway import config as cfg
+    from gateway.errors import Refused
+    from gateway.ports import Outgoing
+    from gateway.tls import ClientSettings
+
+    _, b, pki = mtls
+    ctx = tls.client_context(ca_file=pki["ca"].pem)
+    soap = cfg.load(b.config).partners[PORTAL].transport == "soap"
+    sender = (SoapSender if soap else HttpSender)(ClientSettings(timeout=10, ssl_for=lambda partner: ctx))
+    msg = Outgoing(message_id="m1", message_uuid="uuid-1", message_type="korrespondenz.schreiben.0200",
+                   partner_id=PORTAL, endpoint=b.url + ("/soap" if soap else ""), xml=b"<nachricht/>")
+    try:
+        with pytest.raises(Refused) as info:
+            await sender.send(msg)
+    finally:
+        await sender.aclose()
+    assert info.value.code == ("soap-client-certificate-required" if soap else "http-403")
+    assert "TLS client certificate" in str(info.value)
