@@ -98,27 +98,41 @@ _OFFSETS = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=14)), t
 @given(delta=st.timedeltas(min_value=timedelta(days=-6), max_value=timedelta(days=6)), tz=_OFFSETS,
        skew=st.sampled_from([timedelta(0), timedelta(minutes=5), timedelta(hours=30), timedelta(minutes=-5)]),
        now_tz=st.sampled_from([timezone.utc, timezone(timedelta(hours=-10)), None]),
-       week_form=st.booleans())
-def test_creation_time_fast_path_agrees_with_parsing(delta, tz, skew, now_tz, week_form):
+       form=st.sampled_from(["extended", "week", "basic", "basic-week", "blank"]))
+def test_creation_time_fast_path_agrees_with_parsing(delta, tz, skew, now_tz, form):
     now = _NOW.astimezone(now_tz) if now_tz else _NOW.replace(tzinfo=None)
     moment = (now.replace(tzinfo=None) + delta).replace(tzinfo=tz)
-    value = moment.isoformat()
-    if week_form:  # ISO week dates parse too and must not be taken for YYYY-MM-DD
-        year, week, day = moment.date().isocalendar()
-        value = f"{year}-W{week:02d}-{day}" + value[10:]
+    value = _date_form(moment.date(), form) + moment.isoformat()[10:]
     future = any("lies in the future" in m for m in _rule_messages("erstellungszeitpunkt", value, now, skew))
     assert future == _reference_creation(value, now, skew), value
 
 
+def _date_form(day: date, form: str) -> str:
+    """A day in one of the forms fromisoformat reads (ISO week dates parse too, and must not
+    be taken for YYYY-MM-DD), or with a leading blank that strip() removes."""
+    year, week, weekday = day.isocalendar()
+    return {"extended": day.isoformat(), "week": f"{year}-W{week:02d}-{weekday}",
+            "basic": day.strftime("%Y%m%d"), "basic-week": f"{year}W{week:02d}{weekday}",
+            "blank": "\t" + day.isoformat()}[form]
+
+
 @given(delta=st.integers(min_value=-800, max_value=800), suffix=st.sampled_from(["", "Z", "+14:00", "-12:00"]),
-       week_form=st.booleans(), space=st.booleans())
-def test_birth_date_fast_path_agrees_with_parsing(delta, suffix, week_form, space):
-    day = _NOW.date() + timedelta(days=delta)
-    value = day.isoformat() if not week_form else "{}-W{:02d}-{}".format(*day.isocalendar())
-    value = (" " if space else "") + value + suffix
+       form=st.sampled_from(["extended", "week", "basic", "basic-week", "blank"]))
+def test_birth_date_fast_path_agrees_with_parsing(delta, suffix, form):
+    value = _date_form(_NOW.date() + timedelta(days=delta), form) + suffix
     future = bool(_rule_messages("geburtsdatum", value, _NOW, timedelta(0)))
     try:
         expected = date.fromisoformat(value.strip()[:10]) > _NOW.date()
     except ValueError:
         expected = False
     assert future == expected, value
+
+
+@pytest.mark.parametrize("value", ["2020-W53-7", "2020W537", " 2021-01-03", "\t2021-01-03", "20210103"])
+def test_dates_that_sort_low_but_name_tomorrow_are_still_in_the_future(value):
+    now = datetime(2021, 1, 2, 12, 0, tzinfo=timezone.utc)   # 2020-W53-7 is 2021-01-03
+    assert _rule_messages("geburtsdatum", value, now, timedelta(0)), value
+    created = datetime(2021, 1, 5, 12, 0, tzinfo=timezone.utc)  # days after the value: past
+    assert not _rule_messages("geburtsdatum", value, created, timedelta(0)), value
+    assert _rule_messages("erstellungszeitpunkt", value + "T12:00:00", now, timedelta(0)) == [
+        f"creation time {value.strip()}T12:00:00 lies in the future"], value

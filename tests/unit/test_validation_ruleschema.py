@@ -142,6 +142,9 @@ def test_values_split_by_a_comment_are_judged_whole(own):
                             now=NOW)
     assert (issue.check, issue.message) == ("rule", "'psw:0916200' is not a valid psw id: expected 8-digit "
                                                     "civil registry office number (Personenstandswesen)")
+    (issue,) = own.validate(antrag(("<geburtsdatum>2024-11-03</geburtsdatum>",
+                                    "<geburtsdatum>2025-06-0<!-- x -->2</geburtsdatum>")), now=NOW)
+    assert (issue.check, issue.message) == ("rule", "date of birth 2025-06-02 lies in the future")
 
 
 # --- where the patterns go: plan_rules on small schemas --------------------------------------
