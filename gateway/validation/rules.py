@@ -156,9 +156,14 @@ _BY_TEXT: dict[str, Callable[[str | None], str | None]] = {"iban": _iban, "bic":
 _NAMES = ("iban", "bic", "kennung", "geburtsdatum", "erstellungszeitpunkt", _HEADER)
 
 
-@lru_cache(maxsize=16)
+_TAGS_BY_SKIP: dict[frozenset[str], tuple[str, ...]] = {}
+
+
 def _tags(skip: frozenset[str]) -> tuple[str, ...]:
-    return tuple("{*}" + name for name in _NAMES if name not in skip)
+    tags = _TAGS_BY_SKIP.get(skip)
+    if tags is None:             # a handful of skip sets per process
+        tags = _TAGS_BY_SKIP[skip] = tuple("{*}" + name for name in _NAMES if name not in skip)
+    return tags
 
 
 def _text(el: etree._Element) -> str | None:
@@ -211,6 +216,12 @@ def check_rules(root: etree._Element, ctx: RuleContext, skip: frozenset[str] = f
 
 def _header_problem(root: etree._Element, typ: etree._Element) -> Issue | None:
     """The header's nachrichtentyp code must name the root element (the message type)."""
+    if len(typ):                 # fast path: a first child <code> naming the root exactly
+        code = typ[0]
+        tag, root_tag = code.tag, root.tag
+        if (tag == "code" or isinstance(tag, str) and local_name(tag) == "code") \
+                and code.text == root_tag[root_tag.rfind("}") + 1:]:
+            return None
     for code in typ:             # the first child element named code (cheaper than a tag filter)
         tag = code.tag
         if isinstance(tag, str) and local_name(tag) == "code":

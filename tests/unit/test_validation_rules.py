@@ -136,3 +136,18 @@ def test_dates_that_sort_low_but_name_tomorrow_are_still_in_the_future(value):
     assert not _rule_messages("geburtsdatum", value, created, timedelta(0)), value
     assert _rule_messages("erstellungszeitpunkt", value + "T12:00:00", now, timedelta(0)) == [
         f"creation time {value.strip()}T12:00:00 lies in the future"], value
+
+
+@pytest.mark.parametrize("code, ok", [
+    ("personenstand.urkundenantrag.0100", True),
+    ("  personenstand.urkundenantrag.0100\n", True),       # xs:token: spacing does not count
+    ("urkundenantrag.0100", False),                        # a tail of the root name is not it
+    ("{urn:xoev-gateway:personenstand}personenstand.urkundenantrag.0100", False),
+    ("", False),
+])
+def test_header_type_must_be_the_root_name_exactly(code, ok):
+    root = etree.Element("{urn:xoev-gateway:personenstand}personenstand.urkundenantrag.0100")
+    typ = etree.SubElement(etree.SubElement(root, "kopf"), "nachrichtentyp")
+    etree.SubElement(typ, "code").text = code
+    messages = [i.message for i in check_rules(root, RuleContext.at(_NOW, timedelta(0)))]
+    assert (messages == []) == ok, messages
