@@ -122,6 +122,18 @@ class DeliverySection:
     backoff_max: float = 3600.0            # ceiling of one wait
     drain_interval: float = 2.0            # seconds between outbox scans of `gateway serve`
     batch: int = 20                        # messages claimed per scan
+    receipt_timeout: float = 14400.0       # seconds a `sent` message waits for its partner's receipt
+                                           # (asynchronous transports); then sent again; 0 = for ever
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "DeliverySection":
+        """Build from the [delivery] table, checking the receipt deadline."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        section = build_dataclass(cls, data, where)
+        if section.receipt_timeout < 0:
+            raise ConfigError(f"{where} receipt_timeout: must be >= 0 seconds (0 = wait for ever)")
+        return section
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +377,7 @@ class SchedulerSection:
     retention_time: str = "03:30"          # daily retention purge at HH:MM UTC ([store.retention]); "" = off
     certificates_time: str = "06:00"       # daily certificate-expiry check at HH:MM UTC; "" = off
     shutdown_timeout: float = 30.0         # seconds running jobs may take to finish on shutdown
+    receipts_interval: float = 60.0        # seconds between checks for overdue receipts ([delivery] receipt_timeout)
 
     @classmethod
     def from_config(cls, data: Any, where: str) -> "SchedulerSection":
@@ -372,7 +385,7 @@ class SchedulerSection:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{where} must be a table")
         section = build_dataclass(cls, data, where)
-        for key in ("folders_interval", "inbound_interval", "poll_interval"):
+        for key in ("folders_interval", "inbound_interval", "poll_interval", "receipts_interval"):
             if getattr(section, key) <= 0:
                 raise ConfigError(f"{where} {key}: must be > 0 seconds")
         if section.poll_batch < 1:

@@ -23,6 +23,12 @@ then arrives while the message waits for a retry or after it was given up, so
 `retry_wait` and `dead` may move to `acknowledged`/`rejected` by a receipt. A `sent`
 message whose receipt is overdue may be sent again by an operator (`sent -> ready`).
 
+Receipt deadline: a message waits in `sent` (AWAITING_RECEIPT) at most `[delivery]
+receipt_timeout` seconds; then the send counts as a failed attempt and the retry policy
+moves it `sent -> retry_wait` (sent again when due) or `sent -> dead` (attempts exhausted).
+That move is made with `Transition.unchanged_since`, so it never hits a message that was
+settled or sent again since it was found overdue.
+
 Inbound (direction "in"):
 
     received ──► verified ──► delivered ──► acknowledged   (by the backend)
@@ -119,6 +125,11 @@ CLAIMABLE: dict[Direction, frozenset[State]] = {
 #: states an operator may retry from (-> ready) and cancel from (-> cancelled); `sent`: the
 #: receipt is overdue (the partner deduplicates by nachrichtenUUID)
 RETRYABLE = frozenset({S.RETRY_WAIT, S.DEAD, S.FAILED, S.SENT})
+
+#: outbound states that wait for the partner's receipt (asynchronous transports); the
+#: receipt deadline moves an overdue one to one of RECEIPT_OVERDUE (the retry policy picks)
+AWAITING_RECEIPT = frozenset({S.SENT})
+RECEIPT_OVERDUE = frozenset({S.RETRY_WAIT, S.DEAD})
 CANCELLABLE = frozenset({S.ACCEPTED, S.READY, S.RETRY_WAIT, S.DEAD, S.FAILED})
 
 #: (direction, new state) -> audit event written with the transition
@@ -261,6 +272,7 @@ class Transition:
     transport_id: str | None = None           # None keeps the previous value
     node: str | None = None                   # if set: the caller must hold the lease
     receipt: NewReceipt | None = None         # stored in the same transaction
+    unchanged_since: datetime | None = None   # if set: only while updated_at is still this
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,6 +214,7 @@ class GatewayJobs:
 
     def jobs(self) -> list[Job]:
         """Only the jobs that have something to do with this configuration."""
+        from . import receipt_deadline
         from .dropfolder import inbound_folders, outbound_folders
         from .polling import sources
 
@@ -232,6 +233,10 @@ class GatewayJobs:
         if self.sources:
             jobs.append(Job("poll", self.poll, every=sec.poll_interval,
                             what="poll sources: " + ", ".join(s.name for s in self.sources)))
+        if receipt_deadline.needed(self.config):
+            jobs.append(Job("receipts", self.receipts, every=sec.receipts_interval,
+                            what=f"sent messages without a receipt for {delivery.receipt_timeout:g}s "
+                                 "go back for a re-send (or dead)"))
         if sec.retention_time:
             jobs.append(Job("retention", self.retention, daily=sec.retention_time,
                             what=("archive and purge final messages past [store.retention], "
@@ -260,6 +265,13 @@ class GatewayJobs:
             for outcome in await folder.scan():
                 counts[outcome.status] = counts.get(outcome.status, 0) + 1
         return " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing"
+
+    async def receipts(self) -> str:
+        """Move messages whose receipt is overdue on, as the retry policy decides."""
+        from . import receipt_deadline
+
+        report = await receipt_deadline.expire_overdue(self.gw, timeout=self.config.delivery.receipt_timeout)
+        return str(report)
 
     async def poll(self) -> str:
         """Poll every source once."""

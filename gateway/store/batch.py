@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent
-from ..errors import GatewayError, LeaseLost, NotFound
+from ..errors import GatewayError, LeaseLost, NotFound, StateError
 from ..model import Direction, Message, State, Transition, audit_event, check_transition
 from . import audit
 from .payloads import digest
@@ -80,6 +80,9 @@ async def apply(conn: AsyncConnection, items: Sequence[Transition], now: datetim
             if t.node is not None and row["claimed_by"] != t.node:
                 raise LeaseLost(f"message {t.message_id}: the lease of node {t.node} expired and "
                                 f"{row['claimed_by'] or 'nobody'} holds it now ({row['state']})")
+            if t.unchanged_since is not None and row["updated_at"] != t.unchanged_since:
+                raise StateError(f"message {t.message_id} changed since {t.unchanged_since.isoformat()} "
+                                 f"(now {row['state']}); the move was decided on what it was then")
             direction, frm = Direction(row["direction"]), State(row["state"])
             check_transition(direction, frm, t.to)
         except GatewayError as exc:
