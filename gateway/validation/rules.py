@@ -32,7 +32,8 @@ AUTHORITY_IDS: dict[str, tuple[str, str]] = {
 _AUTHORITY_RE = {p: re.compile(rx) for p, (rx, _) in AUTHORITY_IDS.items()}
 _IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _LETTER_DIGITS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # A=10..Z=35
-BIC_REGEX = r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
+# ISO 9362: 4 letters bank + 2 letters country (6 letters), 2 location, optional 3 branch
+BIC_REGEX = r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
 _BIC_RE = re.compile(BIC_REGEX)
 # parents whose `kennung` is an address (e-mail, phone), not an authority id
 NOT_AUTHORITY_PARENTS = frozenset({"erreichbarkeit"})

@@ -8,6 +8,9 @@ between T and its built-in base that carries the pattern:
 
     xs:token  <-  T.gw-kennung (pattern of the rule)  <-  T (its own facets, unchanged)
 
+(nothing is inserted when T's only pattern is the rule's, character for character: then
+libxml2 already enforces it).
+
 libxml2 checks T's own facets first and stops at the first that fails, so a value the
 schema refused before is reported exactly as before; a value that only the rule refuses
 fails the inserted pattern, which the Validator recognises (`is_rule_error`) and leaves to
@@ -144,10 +147,10 @@ def plan_rules(roots: dict[str, etree._Element], patterns: dict[str, str] = RULE
         if types is None:
             continue
         for path, simple in types:
-            _insert(simple, name, pattern)
-            changed.add(path)
-        if types:
-            inserted[pattern] = name
+            if _own_pattern(simple) != pattern:   # the type may say exactly the rule already
+                _insert(simple, name, pattern)
+                inserted[pattern] = name
+                changed.add(path)
         compiled.add(name)
     return RulePlan(frozenset(changed), inserted, frozenset(compiled))
 
@@ -263,6 +266,13 @@ class _Schema:
         if not any(uri == tns for uri in simple.nsmap.values()):
             return False
         return f"{simple.get('name')}.gw-{rule}" not in self.named
+
+
+def _own_pattern(simple: etree._Element) -> str | None:
+    """The type's pattern when it has exactly one (several in one step would be or-ed)."""
+    restriction = next(c for c in simple if c.tag == _RESTRICTION)
+    patterns = [c.get("value") for c in restriction if c.tag == _PATTERN]
+    return patterns[0] if len(patterns) == 1 else None
 
 
 def _insert(simple: etree._Element, rule: str, pattern: str) -> None:

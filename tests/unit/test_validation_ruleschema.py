@@ -82,7 +82,7 @@ def test_only_the_kelvin_sign_lowers_to_an_ascii_letter_besides_ascii_letters():
 @pytest.mark.parametrize("python, xsd", [
     (r"\d{8}", r"\d{8}"),
     (r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}"),
-    (BIC_REGEX, "[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?"),
+    (BIC_REGEX, "[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?"),
     (r"a\.b|c+", r"a\.b|c+"),
 ])
 def test_xsd_regex_translates_the_simple_forms(python, xsd):
@@ -98,6 +98,15 @@ def test_own_library_compiles_both_rules(own):
     for namespace, version, _ in own.catalog.known():
         compiled = own.catalog.select(etree.Element(f"{{{namespace}}}x", version=version))
         assert compiled.rules_compiled == {"kennung", "bic"}, namespace
+        # the BIC type's own pattern is the rule's: nothing inserted for it
+        assert set(compiled.rule_patterns.values()) <= {"kennung"}, namespace
+
+
+def test_a_type_whose_pattern_is_the_rule_gets_nothing_inserted():
+    xsd = XSD.replace('<xs:maxLength value="40"/>', '<xs:pattern value="ags:[0-9]{{8}}"/>')
+    roots = parse_schema_documents({"/s.xsd": xsd.format(extra="", elements="").encode()})
+    result = plan_rules(roots, {"kennung": "ags:[0-9]{8}"}, {"kennung": frozenset({"erreichbarkeit"})})
+    assert result.compiled == {"kennung"} and result.patterns == {} and result.changed == frozenset()
 
 
 def test_libxml2_rejects_an_unknown_authority_prefix_with_the_inserted_pattern(own):
