@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -176,6 +177,63 @@ async def test_crash_between_fetch_and_close_redelivers_and_stores_once(fake, tm
         done = await a.gw.store.get(msg.id)
         assert done.state is State.ACKNOWLEDGED, done.last_error
         assert fake.mailbox(PORTAL) == []
+
+
+async def test_a_lost_receipt_is_sent_again_when_the_sender_sends_again(fake, tmp_path):
+    """B's receipt is lost on the way: A's receipt deadline passes, A sends the message
+    again, B recognises the duplicate (stores nothing new) and sends a new receipt, which
+    acknowledges A's message. Each step is one run of the node's real jobs."""
+    config_a, config_b = xta_configs(tmp_path, fake)
+    config_a = replace(config_a, sections={**config_a.sections, "delivery": replace(
+        config_a.delivery, receipt_timeout=1, backoff_initial=0.1)})
+    async with Node(config_a) as a, Node(config_b) as b:
+        assert "receipts" in a.sched.jobs
+        msg = await a.gw.submit(APPLICATION, application(), to=OFFICE)
+        assert await a.sched.run("outbox") == 1
+        first_send = await a.gw.store.get(msg.id)
+        assert "1 accepted" in await b.sched.run("poll")
+        assert await b.sched.run("outbox") == 1              # B's receipt handed to the provider ...
+        (lost,) = fake.mailbox(PORTAL)
+        lost.closed = True                                   # ... and lost before A fetched it
+        assert await a.sched.run("poll") == "nothing"
+        assert await a.sched.run("receipts") == "0 overdue: 0 to be sent again, 0 dead, 0 changed meanwhile"
+
+        await asyncio.sleep(1.1)                             # A's receipt deadline passes
+        assert (await a.sched.run("receipts")).startswith("1 overdue: 1 to be sent again")
+        waiting = await a.gw.store.get(msg.id)
+        assert waiting.state is State.RETRY_WAIT and waiting.last_error == "no receipt within 1 s"
+        await asyncio.sleep(0.2)                             # backoff 0.1 s
+        assert await a.sched.run("outbox") == 1              # sent again: a new XTA message
+        resent = await a.gw.store.get(msg.id)
+        assert resent.state is State.SENT and resent.attempts == 2
+        assert resent.transport_id != first_send.transport_id
+
+        assert "1 accepted" in await b.sched.run("poll")     # a duplicate for B ...
+        (got,) = await b.gw.store.list(direction=Direction.IN)
+        assert any("duplicate" in h.detail for h in await b.gw.store.history(got.id))
+        assert await b.sched.run("outbox") == 1              # ... answered with a new receipt
+        await a.sched.run("poll")
+        done = await a.gw.store.get(msg.id)
+        assert done.state is State.ACKNOWLEDGED, done.last_error
+
+        backs = {m.client_ref: m for m in await b.gw.store.list(direction=Direction.OUT)}
+        assert set(backs) == {got.id, f"{got.id}/2"}
+        assert backs[got.id].message_uuid != backs[f"{got.id}/2"].message_uuid
+        assert all(m.state is State.ACKNOWLEDGED and m.client == RECEIPT_CLIENT for m in backs.values())
+        (receipt,) = [r for r in await a.gw.store.receipts(msg.id) if r.kind == "receipt"]
+        assert receipt.xml == await b.gw.store.payload(backs[f"{got.id}/2"].id)
+        slip = [h.detail for h in await a.gw.store.history(msg.id)]
+        assert "attempt 1 failed, retry in 0s: no receipt within 1 s" in slip
+        assert [h.to_state for h in await a.gw.store.history(msg.id) if h.from_state != h.to_state] == [
+            State.READY, State.SENDING, State.SENT, State.RETRY_WAIT, State.SENDING, State.SENT,
+            State.ACKNOWLEDGED]
+
+        for node in (b, a, b, a):                            # quiet afterwards: nothing more goes back
+            await node.sched.run("poll")
+            await node.sched.run("outbox")
+        assert len(await b.gw.store.list(direction=Direction.OUT)) == 2
+        assert await a.gw.store.list(direction=Direction.IN) == []
+        assert fake.mailbox(PORTAL) == [] == fake.mailbox(OFFICE)
 
 
 async def test_sync_reply_is_processed_right_after_the_send(fake, tmp_path):

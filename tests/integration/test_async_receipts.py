@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from sqlalchemy import text
 
 from adapters.memory import MemoryNetwork, MemorySender
@@ -155,3 +156,56 @@ async def test_an_operator_may_send_a_sent_message_again_when_its_receipt_is_ove
     assert again.state is State.READY
     (claimed,) = await a.store.claim_due(a.node)
     assert claimed.id == msg.id and claimed.attempts == 2
+
+
+async def test_a_message_received_again_gets_its_receipt_again_once_the_first_went_out(pair):
+    """The sender sent it again (its receipt deadline passed: our receipt may be lost): a new
+    receipt, signed afresh with the same verdict, is queued once the earlier one is final;
+    never two queued at a time, never one for a receipt."""
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    xml = await a.store.payload(msg.id)
+    first = await b.send_receipt_back(await b.inbound.receive(xml, XTA), xml)
+    (claimed,) = await b.store.claim_due(b.node)                       # B's outbox hands it over
+    await b.store.transition(claimed.id, State.ACKNOWLEDGED, actor="test", node=b.node)
+
+    second = await b.send_receipt_back(await b.inbound.receive(xml, XTA), xml)   # sent again by A
+    assert second.id != first.id and second.message_uuid != first.message_uuid
+    assert (second.state, second.client, second.client_ref) == (State.READY, RECEIPT_CLIENT, f"{first.client_ref}/2")
+    third = await b.send_receipt_back(await b.inbound.receive(xml, XTA), xml)    # again, before it went
+    assert third.id == second.id
+    assert len(await b.store.list(direction=Direction.OUT)) == 2
+    assert len(await b.store.list(direction=Direction.IN)) == 1
+
+    # the new receipt says what the first said, about the same message, and A accepts it
+    receipt_xml = await b.store.payload(second.id)
+    info = a.receipts.verify(receipt_xml, partner=OFFICE, refers_to=msg.message_uuid, now=a.clock())
+    assert info.accepted and info.codes == ("0000",) and info.receipt_uuid == second.message_uuid
+    got = await b.store.find(Direction.IN, msg.message_uuid)
+    sent = [r for r in await b.store.receipts(got.id) if r.kind == "receipt-sent"]
+    assert len(sent) == 2 and sent[-1].xml == receipt_xml
+    assert any("queued to go back" in h.detail and "again" in h.detail for h in await b.store.history(got.id))
+    await a.store.claim_due(a.node)
+    await a.store.transition(msg.id, State.SENT, actor="test", node=a.node)
+    result = await a.inbound.receive(receipt_xml, XTA)
+    assert result.receipt_xml == b"" and await a.send_receipt_back(result, receipt_xml) is None
+    assert (await a.store.get(msg.id)).state is State.ACKNOWLEDGED
+
+
+async def test_a_rejected_message_received_again_gets_its_negative_receipt_again(pair):
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    root = etree.fromstring(await a.store.payload(msg.id))          # signed by A, but for someone else
+    root.remove(root.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
+    root.find("nachrichtenkopf.g2g/leser/kennung").text = "ags:09000001"
+    xml = a.signer.sign(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), now=a.clock())
+    first = await b.send_receipt_back(await b.inbound.receive(xml, XTA), xml)
+    assert (await b.store.find(Direction.IN, msg.message_uuid)).state is State.REJECTED
+    (claimed,) = await b.store.claim_due(b.node)
+    await b.store.transition(claimed.id, State.DEAD, actor="test", node=b.node)   # given up this time
+    second = await b.send_receipt_back(await b.inbound.receive(xml, XTA), xml)
+    assert second.id != first.id and second.state is State.READY
+    for back in (first, second):
+        info = a.receipts.verify(await b.store.payload(back.id), partner=OFFICE, refers_to=msg.message_uuid,
+                                 now=a.clock())
+        assert not info.accepted and info.codes == ("1200",)

@@ -109,3 +109,44 @@ async def test_signature_refusals_answer_with_the_feedback_code_of_their_reason(
     result = await b.inbound.receive(foreign, Peer("memory"))
     assert not result.accepted and result.codes == ("1101",)
     assert await b.store.list(direction=Direction.IN) == []
+
+
+async def test_a_receipt_lost_on_the_way_back_is_given_again_when_the_sender_retries(tmp_path):
+    """Synchronous transports: B stored the message but its answer never reached A (the
+    connection broke); A retries, B recognises the duplicate and answers with the same
+    signed receipt, which acknowledges A's message. B keeps one message."""
+    from datetime import timedelta
+
+    from gateway.server import Peer
+
+    net = MemoryNetwork()
+    raw_a, raw_b = pair_tables(tmp_path, transport="memory", endpoint_a="memory://a", endpoint_b="memory://b")
+    a, b = [await bootstrap.build(cfg.from_dict(raw, base_dir=tmp_path / name),
+                                  senders={"memory": MemorySender(ClientSettings(timeout=10), net)})
+            for raw, name in ((raw_a, "a"), (raw_b, "b"))]
+    answers: list[bytes] = []
+
+    async def lossy(xml: bytes) -> bytes:
+        answers.append((await b.inbound.receive(xml, Peer("memory"))).receipt_xml)
+        if len(answers) == 1:
+            raise ConnectionResetError("connection reset before the answer arrived")
+        return answers[-1]
+
+    net.listen("b", lossy)
+    try:
+        msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
+        assert await a.drain_once() == 1
+        waiting = await a.store.get(msg.id)
+        assert waiting.state is State.RETRY_WAIT and "connection reset" in waiting.last_error
+        (claimed,) = await a.store.claim_due(a.node, now=waiting.next_attempt_at + timedelta(seconds=1))
+        done = await a.deliver(claimed)
+        assert done.state is State.ACKNOWLEDGED and done.attempts == 2
+        assert len(answers) == 2 and answers[0] == answers[1]            # the same signed receipt
+        (kept,) = await a.store.receipts(msg.id)
+        assert kept.xml == answers[0]
+        (got,) = await b.store.list(direction=Direction.IN)
+        assert any("duplicate" in h.detail for h in await b.store.history(got.id))
+        assert await b.store.list(direction=Direction.OUT) == []        # synchronous: nothing queued back
+    finally:
+        for gw in (a, b):
+            await gw.aclose()
