@@ -26,7 +26,8 @@ from .directory import Directory
 from .keys import DEV_KEY, KeyRing
 from .mapping import Registry
 from .server.metrics import Metrics
-from .service import Gateway, RetryPolicy, utcnow
+from .retry import RetryPolicy
+from .service import Gateway, utcnow
 from .signing import Signer, Verifier, canary
 from .store import Store
 from .validation import Validator
