@@ -1,0 +1,1 @@
+"""Alembic revisions of the gateway database (one module per revision)."""
