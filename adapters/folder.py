@@ -7,8 +7,8 @@ A file is complete (ready to be taken) when, by the folder's `completion` mode:
 - "done-file": a marker `NAME.done` exists beside `NAME` (written after `NAME` is closed).
 Either way it must also be at least `min_age` seconds old (for writers that cannot rename).
 
-Writes are durable and atomic: a temp file in the same folder, fsync, rename, fsync of the
-folder. Only OSError is raised here; callers decide what it means.
+Writes are durable and atomic (gateway.files: a temp file in the same folder, fsync, rename,
+fsync of the folder). Only OSError is raised here; callers decide what it means.
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from gateway import files
 from gateway.errors import RetryLater
 from gateway.ports import Incoming
-from gateway.store.payloads import _fsync_dir, publish
 
 DONE_SUFFIX = ".done"
 ERROR_SUFFIX = ".error.txt"
@@ -78,20 +78,10 @@ def read_limited(path: Path, max_bytes: int) -> bytes | None:
 
 
 def write_atomic(folder: Path, name: str, data: bytes) -> Path:
-    """Write `folder/name` durably and atomically (same-folder temp file `.name.tmp`, fsync,
-    rename, fsync of the folder); an existing file of that name is replaced."""
+    """Write `folder/name` (mode 0640, the folder made if missing) durably and atomically
+    (gateway.files.write_atomic); an existing file of that name is replaced."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-    dest = folder / name
-    publish(tmp, dest)  # fsync, rename, fsync dir
-    return dest
+    return files.write_atomic(folder / name, data, mode=0o640)
 
 
 def free_name(folder: Path, name: str) -> str:
@@ -116,8 +106,8 @@ def move_aside(path: Path, dest_dir: Path, *, note_suffix: str, note: bytes,
     except FileNotFoundError:
         note_path.unlink(missing_ok=True)
         return None
-    _fsync_dir(dest_dir)
-    _fsync_dir(path.parent)
+    files.fsync_dir(dest_dir)
+    files.fsync_dir(path.parent)
     if marker is not None:
         marker.unlink(missing_ok=True)
     return dest_dir / name

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import secrets
 import socket
 from datetime import datetime
@@ -23,6 +22,7 @@ from . import tls
 from .backend_routes import check_inbound_routes
 from .config import Config, PartnerSpec
 from .directory import Directory
+from .files import create_new
 from .keys import DEV_KEY, KeyRing
 from .mapping import Registry
 from .server.metrics import Metrics
@@ -100,9 +100,7 @@ def api_token(config: Config) -> bytes:
     path = config.data_dir / "api-token"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+        create_new(path, secrets.token_urlsafe(32).encode(), mode=0o600)
     return path.read_text().strip().encode()
 
 

@@ -5,7 +5,6 @@ keys per session instead of committing certificates that expire. Not a productio
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .errors import ConfigError
+from .files import create_new
 
 KEY_KINDS = ("ecdsa", "rsa")
 
@@ -152,16 +152,9 @@ def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name
     result = []
     for filename, data, what in written:
         path = folder / filename
-        _write_new(path, data, private=filename.endswith("key.pem"))
+        create_new(path, data, mode=0o600 if filename.endswith("key.pem") else 0o644)
         result.append(DevFile(path, what))
     return result
-
-
-def _write_new(path: Path, data: bytes, *, private: bool) -> None:
-    """Create `path` exclusively (never replacing a file), mode 0600 for private keys."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def _describe(key) -> str:

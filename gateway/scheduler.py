@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
+from .files import write_atomic
+
 log = logging.getLogger("gateway.scheduler")
 
 
@@ -166,10 +168,8 @@ class Scheduler:
             return
         data = json.dumps({"node": self.node, "pid": os.getpid(), "written": self.clock().isoformat(),
                            "jobs": self.status()}, indent=1).encode()
-        tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
-            tmp.write_bytes(data)
-            os.replace(tmp, self.status_file)
+            write_atomic(self.status_file, data, mode=0o666, fsync=False)   # rewritten often; a lost one is harmless
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_file, exc)
 

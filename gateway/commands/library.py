@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ..cli import EXIT_INVALID, EXIT_OK, UsageError
 from ..errors import Issue, NotFound, ValidationFailed, XmlSecurityError
+from ..files import write_atomic
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,7 +97,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     if args.output:
-        _write_atomic(Path(args.output), xml)
+        write_atomic(Path(args.output), xml)
     else:
         sys.stdout.buffer.write(xml)
         sys.stdout.flush()
@@ -138,21 +137,3 @@ def _issues(source: str, issues: list[Issue]) -> None:
 def _out(text: str) -> None:
     sys.stdout.buffer.write(text.encode("utf-8"))
     sys.stdout.flush()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: never a half-written FILE."""
-    folder = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -8,10 +8,10 @@ from pathlib import Path
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK, UsageError
 from ..errors import MessageError
+from ..files import write_atomic
 from ..keys import KeyRing, read_certificates
 from ..signing import SELF, Signer, Verifier, own_verifier
 from ..trust import TrustStore
-from .library import _write_atomic as write_atomic  # one atomic-write rule for all commands
 
 
 def register(sub) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..audit import (GENESIS, AuditEntry, AuditEvent, ChainBreak, canonical, chain, timestamp,
                      verify)
 from ..errors import StoreCorrupted
-from .payloads import publish
+from ..files import publish
 from .tables import audit_log
 
 ADVISORY_KEY = 0x6761_7564   # "gaud": the audit chain's lock id on PostgreSQL

@@ -1,11 +1,12 @@
 """Orphan payload files: files under data_dir/payloads that no message row points to.
 
 A payload file is written (and fsynced) before the row that names it commits. A crash in
-between leaves the file without a row; so does a crash in a purge between deleting the
-rows and their files, and a half-written `<id>.tmp`. The sweep finds files older than a
-grace period (`[store] orphan_grace`, long enough that no insert can still be on its way to
-its commit) that no row references, and moves them to data_dir/quarantine/orphan-payloads/
-with one audit entry (`retention.orphans`: name, size, SHA-256, modification time of each).
+between leaves the file without a row; so does a crash in a purge between deleting the rows
+and their files, and a half-written `.<id>.bin.<random>.tmp` (gateway.files). The sweep
+finds files older than a grace period (`[store] orphan_grace`, long enough that no insert
+can still be on its way to its commit) that no row references, and moves them to
+data_dir/quarantine/orphan-payloads/ with one audit entry (`retention.orphans`: name, size,
+SHA-256, modification time of each).
 
 Why quarantine and not delete: an orphan is usually the payload of a message nobody was
 told was accepted, but not always. After the database is restored from a backup older
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from ..audit import timestamp
-from .payloads import SUBDIR, publish
+from ..files import publish
+from .payloads import SUBDIR
 from .tables import messages
 
 if TYPE_CHECKING:

@@ -3,10 +3,10 @@ verified against their SHA-256 on every read."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from ..errors import StoreCorrupted
+from ..files import fsync_dir, write_atomic
 
 SUBDIR = "payloads"
 
@@ -32,18 +32,8 @@ class PayloadFiles:
         path = self.root / rel
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(path.parent.parent)      # the new folder's entry must survive too
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+            fsync_dir(path.parent.parent)       # the new folder's entry must survive too
+        write_atomic(path, data, mode=0o600)
         return rel
 
     def read(self, rel: str, expected: str) -> bytes:
@@ -66,20 +56,3 @@ class PayloadFiles:
         except FileNotFoundError:
             pass
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish(tmp: Path, dest: Path) -> str:
-    """Make a finished temp file durable and move it to `dest` atomically; return its SHA-256."""
-    with open(tmp, "rb+") as fh:
-        sha = hashlib.file_digest(fh, "sha256").hexdigest()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    _fsync_dir(Path(dest).parent)
-    return sha

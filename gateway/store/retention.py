@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from sqlalchemy import delete
 
 from ..audit import AuditEvent, timestamp
+from ..files import publish
 from ..model import FINAL, Direction, State
 from . import audit, batch
-from .payloads import publish
 from .tables import history, messages, receipts
 
 if TYPE_CHECKING:
