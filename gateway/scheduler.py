@@ -312,11 +312,10 @@ class GatewayJobs:
 
 def expiring_certificates(config, now: datetime) -> str:
     """Warn (log) about every certificate or CRL in the expiry window; returns a summary."""
-    from .commands.keys import _own_rows, _partner_rows
-    from .trust import TrustStore
+    from .expiry import all_certificates
 
     within = config.keys.expiry_warning_days
-    rows = _own_rows(config, now) + _partner_rows(TrustStore.from_config(config))
+    rows = all_certificates(config, now)
     flagged = 0
     for row in rows:
         flag = row.flag(now, within)

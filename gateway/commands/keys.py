@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import errno
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
-from cryptography import x509
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK
 from ..devca import KEY_KINDS, write_dev_keys
 from ..errors import ConfigError
-from ..keys import DEV_KEY, KeyRing
+from ..expiry import own_certificates, partner_certificates
 from ..trust import TrustStore
 
 
@@ -54,32 +51,15 @@ def init_command(args) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of `gateway keys list`."""
-
-    role: str
-    owner: str
-    subject: str
-    expires: datetime | None
-
-    def flag(self, now: datetime, within: int) -> str:
-        """'EXPIRED', 'EXPIRES SOON' (within `within` days of `now`) or ''."""
-        if self.expires is None:
-            return ""
-        days = (self.expires - now).total_seconds() / 86400
-        return "EXPIRED" if days < 0 else "EXPIRES SOON" if days <= within else ""
-
-
 def list_command(args) -> int:
     """Print own and partner certificates with expiry; flag those in the warning window."""
     config = configuration.load(args.config)
     now = datetime.now(timezone.utc)
     within = config.keys.expiry_warning_days if args.within is None else args.within
-    rows, problems = _own_rows(config, now), []
+    rows, problems = own_certificates(config, now), []
     if not rows:
         problems.append("no own signing key (configure [[keys.own]] or run `gateway keys init`)")
-    rows += _partner_rows(TrustStore.from_config(config))
+    rows += partner_certificates(TrustStore.from_config(config))
     print(f"{'ROLE':<14} {'OWNER':<16} {'EXPIRES':<10} {'DAYS':>5}  {'FLAG':<12} SUBJECT")
     flagged = 0
     for row in rows:
@@ -93,31 +73,3 @@ def list_command(args) -> int:
     print(f"{len(rows)} entries, {flagged} expired or expiring within {within} days", file=sys.stderr)
     return EXIT_INVALID if args.check and (flagged or problems) else EXIT_OK
 
-
-def _own_rows(config, now: datetime) -> list[Row]:
-    if not config.keys.own and not (config.data_dir / "keys" / DEV_KEY).exists():
-        return []
-    ring = KeyRing.from_config(config)
-    current = ring.current(now) if any(k.valid_at(now) for k in ring.keys) else None
-    rows = []
-    for key in ring.keys:
-        role = "own (current)" if key is current else "own"
-        rows.append(Row(role, "self", f"{key.subject} [signs {key.valid_from:%Y-%m-%d}..{key.valid_until:%Y-%m-%d}]",
-                        key.valid_until))
-        rows += [Row("own chain", "self", c.subject.rfc4514_string(), c.not_valid_after_utc) for c in key.chain]
-    return rows
-
-
-def _partner_rows(store: TrustStore) -> list[Row]:
-    rows = []
-    for pid, trust in sorted(store.partners.items()):
-        rows += [Row("pinned", pid, _subject(c), c.not_valid_after_utc) for c in trust.pinned]
-        for authority in trust.authorities:
-            rows.append(Row("ca", pid, _subject(authority.cert), authority.cert.not_valid_after_utc))
-            rows += [Row("crl", pid, f"CRL of {crl.issuer.rfc4514_string()}", crl.next_update_utc)
-                     for crl in authority.crls]
-    return rows
-
-
-def _subject(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string()
