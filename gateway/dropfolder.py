@@ -315,10 +315,7 @@ class InboundFolders:
                                "partner": msg.partner, "received_at": _stamp(msg.created_at),
                                "sha256": msg.digest}
         try:
-            tree = hardened.parse(xml, self.gw.limits)
-            for signature in tree.getroot().findall(f".//{DSIG}"):   # verified on receipt; not record data
-                signature.getparent().remove(signature)
-            doc["record"] = self.gw.registry.parse(tree, validate=False)[1]
+            doc["record"] = self.gw.registry.received_record(xml, self.gw.limits)[1]
         except (MessageError, NotFound) as exc:
             doc["record"], doc["error"] = None, f"cannot be read as a record: {exc}"
         return json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n"

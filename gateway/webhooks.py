@@ -180,7 +180,7 @@ class Webhooks:
                  "message": views.message(msg)}
         try:
             payload = await gw.store.payload(msg.id)
-            _, event["record"] = await asyncio.to_thread(views.inbound_record, gw.registry, payload, gw.limits)
+            _, event["record"] = await asyncio.to_thread(gw.registry.received_record, payload, gw.limits)
         except Exception as exc:  # noqa: BLE001 - push without the record; GET /api/inbound/{id} has the XML
             log.warning("message %s: no record for the webhook: %s", msg.id, exc)
         ok, outcome = await self._post(event)

@@ -64,7 +64,7 @@ async def fetch(request: web.Request) -> web.Response:
     payload = await gw.store.payload(msg.id)
     if kind == XML:
         return web.Response(body=payload, content_type=XML, headers={"Vary": "Accept"})
-    _, record = await asyncio.to_thread(views.inbound_record, gw.registry, payload, gw.limits)
+    _, record = await asyncio.to_thread(gw.registry.received_record, payload, gw.limits)
     return web.json_response({"message": views.message(msg), "record": record}, headers={"Vary": "Accept"})
 
 

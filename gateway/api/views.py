@@ -77,20 +77,3 @@ def since(request: web.Request) -> datetime | None:
 def page(items: list[dict], next_cursor: str | None) -> dict:
     """One page of a list answer."""
     return {"items": items, "next_cursor": next_cursor}
-
-
-DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
-
-
-def inbound_record(registry, xml: bytes, limits) -> tuple[str, dict]:
-    """(type id, record) of a stored inbound message. The message's enveloped signature
-    (verified over the whole document when it was received) is left out: it is not part of
-    the record. CPU-bound: call it in a thread."""
-    from .. import xml as hardened
-    from ..mapping.reader import read_tree
-
-    root = hardened.parse(xml, limits).getroot()
-    for signature in root.findall(DSIG):
-        root.remove(signature)
-    message_type = registry.identify(root)
-    return message_type.id, read_tree(message_type.plan, root)

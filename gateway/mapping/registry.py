@@ -25,6 +25,7 @@ from .reader import read_tree
 from .simple import documentation
 from .xsderrors import schema_issues
 
+SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 @dataclass(frozen=True, slots=True)
 class MessageType:
@@ -131,6 +132,15 @@ class Registry:
             if issues:
                 raise ValidationFailed(issues)
         return message_type.id, read_tree(message_type.plan, root)
+
+    def received_record(self, xml: bytes, limits: hardened.Limits = hardened.DEFAULT_LIMITS) -> tuple[str, dict]:
+        """(type id, record) of a received message as stored: parsed under `limits`, its enveloped
+        signature (verified over the whole document on receipt) left out, as it is no record
+        data; not validated again (it was on receipt). CPU-bound: call it in a thread."""
+        root = hardened.parse(xml, limits).getroot()
+        for signature in root.findall(SIGNATURE):
+            root.remove(signature)
+        return self.parse(root, validate=False)
 
     def json_schema(self, type_id: str) -> dict:
         """The JSON Schema (draft 2020-12) of the record of this type (computed once)."""
