@@ -257,21 +257,22 @@ class Store:
 
     async def retry(self, msg_id: str, *, actor: str, detail: str = "") -> Message:
         """Operator: send a retry_wait, dead or failed outbound message again now (-> ready)."""
-        msg = await self.get(msg_id)
-        if msg.direction is not Direction.OUT or msg.state not in RETRYABLE:
-            raise StateError(f"message {msg_id} is {msg.direction.value}/{msg.state.value}; only "
-                             f"outbound messages in {', '.join(sorted(RETRYABLE))} can be retried")
-        return await self.transition(msg_id, State.READY, actor=actor,
-                                     detail=detail or "retry requested")
+        return await self._operator_move(msg_id, State.READY, RETRYABLE, "retried", actor=actor,
+                                         detail=detail or "retry requested")
 
     async def cancel(self, msg_id: str, *, actor: str, detail: str = "") -> Message:
         """Operator or backend: withdraw an outbound message that is not being sent."""
+        return await self._operator_move(msg_id, State.CANCELLED, CANCELLABLE, "cancelled", actor=actor,
+                                         detail=detail or "cancelled")
+
+    async def _operator_move(self, msg_id: str, to: State, allowed: frozenset[State], verb: str, *, actor: str,
+                             detail: str) -> Message:
+        """Move an outbound message in one of the `allowed` states to `to`; StateError otherwise."""
         msg = await self.get(msg_id)
-        if msg.direction is not Direction.OUT or msg.state not in CANCELLABLE:
+        if msg.direction is not Direction.OUT or msg.state not in allowed:
             raise StateError(f"message {msg_id} is {msg.direction.value}/{msg.state.value}; only "
-                             f"outbound messages in {', '.join(sorted(CANCELLABLE))} can be cancelled")
-        return await self.transition(msg_id, State.CANCELLED, actor=actor,
-                                     detail=detail or "cancelled")
+                             f"outbound messages in {', '.join(sorted(allowed))} can be {verb}")
+        return await self.transition(msg_id, to, actor=actor, detail=detail)
 
     async def note(self, msg_id: str, *, actor: str, detail: str) -> None:
         """Add a routing-slip entry without a state change (e.g. a transport event)."""
