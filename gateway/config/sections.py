@@ -1,22 +1,14 @@
-"""Gateway configuration: frozen dataclasses loaded from TOML; the only reader of the environment.
-
-`load(path, environ)` reads `gateway.toml` (or nothing: embedded defaults), refuses unknown
-sections and keys (with the closest known name), and resolves relative paths against the
-file's folder. Each section is a frozen dataclass below; add a field there and it becomes a
-documented, checked configuration key. Secrets are never in the file: a key names an
-environment variable or a file that holds them.
-"""
+"""The sections of gateway.toml: one frozen dataclass per section (and per repeated table).
+Add a field and it becomes a documented, checked configuration key; add a section to
+SECTIONS and `load` reads it."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import os
-import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .tables import _hint, build_dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +188,7 @@ class StoreSection:
         table = data.pop("retention", {})
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where[:-1]}.retention]: must be a table of state = days")
-        from .model import FINAL
+        from ..model import FINAL
         finals = sorted(set().union(*FINAL.values()))
         for state, days in table.items():
             if state not in finals:
@@ -411,118 +403,3 @@ SECTIONS: dict[str, type] = {
     "api": ApiSection,
     "webhooks": WebhooksSection,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The whole configuration: one attribute per section, plus where it came from."""
-
-    sections: Mapping[str, Any]
-    base_dir: Path
-    source: str = "<embedded defaults>"
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.sections[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def path(self, value: str) -> Path:
-        """A configured path, relative ones taken from the config file's folder."""
-        p = Path(os.path.expanduser(value))
-        return p if p.is_absolute() else self.base_dir / p
-
-    @property
-    def data_dir(self) -> Path:
-        return self.path(self.sections["gateway"].data_dir)
-
-    def secret(self, spec: str) -> bytes | None:
-        """Resolve a secret reference: 'env:NAME', 'file:PATH' or '' (none)."""
-        if not spec:
-            return None
-        kind, _, ref = spec.partition(":")
-        if kind == "env":
-            if ref not in self.environ:
-                raise ConfigError(f"secret {spec!r}: environment variable {ref} is not set")
-            return self.environ[ref].encode()
-        if kind == "file":
-            try:
-                return self.path(ref).read_bytes().rstrip(b"\r\n")
-            except OSError as exc:
-                raise ConfigError(f"secret {spec!r}: {exc.strerror}") from None
-        raise ConfigError(f"secret {spec!r}: write 'env:VARIABLE' or 'file:PATH'")
-
-
-def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Load and check the configuration; no path means embedded defaults in ./ ."""
-    environ = dict(os.environ if environ is None else environ)
-    if path is None:
-        raw: dict[str, Any] = {}
-        base, source = Path.cwd(), "<embedded defaults>"
-        if "GATEWAY_DATA_DIR" in environ:
-            raw = {"gateway": {"data_dir": environ["GATEWAY_DATA_DIR"]}}
-    else:
-        p = Path(path)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{p}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
-        base, source = p.resolve().parent, str(p)
-    return from_dict(raw, base_dir=base, source=source, environ=environ)
-
-
-def from_dict(raw: Mapping[str, Any], *, base_dir: Path, source: str = "<dict>",
-              environ: Mapping[str, str] | None = None) -> Config:
-    """Build a Config from already parsed TOML data."""
-    unknown = set(raw) - set(SECTIONS)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ConfigError(f"{source}: unknown section [{name}]{_hint(name, SECTIONS)}")
-    sections = {name: _section(name, cls, raw.get(name, {}), source) for name, cls in SECTIONS.items()}
-    return Config(sections=sections, base_dir=base_dir, source=source, environ=dict(environ or {}))
-
-
-def _section(name: str, cls: type, data: Any, source: str) -> Any:
-    if hasattr(cls, "from_config"):
-        return cls.from_config(data, f"{source}: [{name}]")
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: [{name}] must be a table")
-    return build_dataclass(cls, data, f"{source}: [{name}]")
-
-
-def build_dataclass(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """Instantiate a frozen dataclass from a TOML table, refusing unknown keys and wrong types."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ConfigError(f"{where}: unknown key {key!r}{_hint(key, fields)}")
-    values = {}
-    for key, value in data.items():
-        expected = fields[key].type
-        values[key] = _coerce(value, expected, f"{where} {key}")
-    return cls(**values)
-
-
-def _coerce(value: Any, expected: Any, where: str) -> Any:
-    text = str(expected)
-    if text.startswith("tuple"):
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list")
-        return tuple(value)
-    checks = {"str": str, "int": int, "float": (int, float), "bool": bool}
-    for name, types in checks.items():
-        if text == name or text.startswith(name + " |"):
-            if value is None and "None" in text:
-                return value
-            if not isinstance(value, types) or (name == "int" and isinstance(value, bool)):
-                raise ConfigError(f"{where}: expected {name}, got {type(value).__name__}")
-    return value
-
-
-def _hint(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
