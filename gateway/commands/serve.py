@@ -27,6 +27,7 @@ def serve_command(args) -> int:
     """Handler of `gateway serve`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our scheduler logs its own summary
     config = configuration.load(args.config)
     asyncio.run(serve(config, host=args.host, port=args.port))
     return EXIT_OK
