@@ -13,6 +13,7 @@ from gateway.errors import ValidationFailed
 from gateway.resources import xsd_dir
 from gateway.validation import Validator, own_standard
 from gateway.xml import Limits
+from golden_antrag import antrag
 
 
 def _root_conftest():
@@ -28,7 +29,6 @@ ROOT, need = _root_conftest().ROOT, _root_conftest().need
 VECTORS = ROOT / "tests" / "vectors"
 MESSAGES = sorted((VECTORS / "messages").glob("*.xml"))
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
-ANTRAG = VECTORS / "messages" / "personenstand.urkundenantrag.0100.xml"
 ROOT_NAME = "personenstand.urkundenantrag.0100"
 
 
@@ -36,16 +36,6 @@ ROOT_NAME = "personenstand.urkundenantrag.0100"
 def validator() -> Validator:
     need((xsd_dir() / "basis" / "basis.xsd").is_file(), "xsd/basis/basis.xsd not written yet")
     return Validator.from_standards([own_standard(xsd_dir())])
-
-
-def antrag(*replacements: tuple[str, str]) -> bytes:
-    """The golden application with text replacements, each of which must apply once."""
-    need(ANTRAG.is_file(), "golden urkundenantrag vector absent")
-    text = ANTRAG.read_text(encoding="utf-8")
-    for old, new in replacements:
-        assert text.count(old) >= 1, old
-        text = text.replace(old, new, 1)
-    return text.encode("utf-8")
 
 
 def only(issues, check):

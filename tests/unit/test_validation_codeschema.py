@@ -14,9 +14,8 @@ from gateway.resources import xsd_dir
 from gateway.validation import CodeLists, Validator, load_standard, own_standard
 from gateway.validation.codeschema import plan_codes
 from gateway.validation.xsdtree import parse_schema_documents
+from golden_antrag import antrag
 
-VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-ANTRAG = VECTORS / "messages" / "personenstand.urkundenantrag.0100.xml"
 ROOT = "personenstand.urkundenantrag.0100"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 GC = """<gc:CodeList xmlns:gc="http://docs.oasis-open.org/codelist/ns/genericode/1.0/">
@@ -29,14 +28,6 @@ GC = """<gc:CodeList xmlns:gc="http://docs.oasis-open.org/codelist/ns/genericode
 @pytest.fixture(scope="module")
 def own() -> Validator:
     return Validator.from_standards([own_standard(xsd_dir())])
-
-
-def antrag(*replacements: tuple[str, str]) -> bytes:
-    text = ANTRAG.read_text(encoding="utf-8")
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text.encode("utf-8")
 
 
 def test_every_own_code_type_is_compiled_and_the_python_pass_is_not_needed(own):

@@ -15,9 +15,9 @@ from gateway.validation import Validator, authority_id_problem, own_standard
 from gateway.validation.ruleschema import RULE_PATTERNS, is_rule_error, plan_rules, xsd_regex
 from gateway.validation.rules import BIC_REGEX, _bic
 from gateway.validation.xsdtree import parse_schema_documents
+from golden_antrag import antrag
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-ANTRAG = VECTORS / "messages" / "personenstand.urkundenantrag.0100.xml"
 ROOT = "personenstand.urkundenantrag.0100"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -25,14 +25,6 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 @pytest.fixture(scope="module")
 def own() -> Validator:
     return Validator.from_standards([own_standard(xsd_dir())])
-
-
-def antrag(*replacements: tuple[str, str]) -> bytes:
-    text = ANTRAG.read_text(encoding="utf-8")
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text.encode("utf-8")
 
 
 def _pattern_schema(pattern: str) -> etree.XMLSchema:
