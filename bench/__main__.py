@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if m.name.startswith("bench_"))
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
     unknown = sorted(set(wanted) - set(names))
