@@ -22,10 +22,9 @@ from typing import Sequence
 
 from gateway import files
 from gateway.errors import RetryLater
-from gateway.ports import Incoming
+from gateway.ports import ERROR_SUFFIX, Incoming
 
 DONE_SUFFIX = ".done"
-ERROR_SUFFIX = ".error.txt"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from gateway.errors import Refused, RetryLater
-from gateway.ports import Outgoing, SendResult
-from gateway.tls import ClientSettings
+from gateway.ports import ClientSettings, Outgoing, SendResult
 
 RETRY_STATUS = frozenset({408, 425, 429})
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable
 
-from gateway.errors import DeliveryError, GatewayError, MessageError, Refused, RetryLater
-from gateway.ports import Outgoing, SendResult
-from gateway.tls import ClientSettings
+from gateway.errors import (
+    DeliveryError,
+    GatewayError,
+    MessageError,
+    Refused,
+    RetryLater,
+)
+from gateway.ports import ClientSettings, Outgoing, SendResult
 
 Handler = Callable[[bytes], Awaitable[bytes]]
 

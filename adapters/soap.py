@@ -14,9 +14,8 @@ from lxml import etree
 
 from gateway import xml as hardened
 from gateway.errors import Refused, RetryLater
-from gateway.ports import Outgoing, SendResult
+from gateway.ports import ClientSettings, Outgoing, SendResult
 from gateway.resources import xsd_dir
-from gateway.tls import ClientSettings
 
 from .http import HttpClient
 

@@ -84,9 +84,10 @@ async def _setup(root: Path) -> dict:
     from aiohttp import web
 
     from adapters.memory import MemoryNetwork, MemorySender
-    from gateway import bootstrap, config as cfg
-    from gateway.tls import ClientSettings
-    from gateway.tokens import Authenticator, Tokens
+    from gateway import bootstrap
+    from gateway import config as cfg
+    from gateway.backend.tokens import Authenticator, Tokens
+    from gateway.ports import ClientSettings
 
     now = datetime.now(timezone.utc)
     other = root / "other"

@@ -29,10 +29,10 @@ from signxml import SignatureConfiguration, XMLSigner, XMLVerifier
 from signxml.algorithms import CanonicalizationMethod
 
 from bench.common import interleaved, report
-from gateway import devca
-from gateway.keys import KeyRing, own_key
-from gateway.signing import Signer, Verifier
-from gateway.trust import PartnerTrust, TrustStore
+from gateway.crypto import devca
+from gateway.crypto.keys import KeyRing, own_key
+from gateway.crypto.signing import Signer, Verifier
+from gateway.crypto.trust import PartnerTrust, TrustStore
 
 VECTOR = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "messages" / "akte.abgabe.0300.xml"
 SIZES = {"5 KB": (5 * 1024, 300), "500 KB": (500 * 1024, 6)}   # target bytes, calls per round

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import datetime, timezone
 import statistics
+from datetime import datetime, timezone
 from pathlib import Path
 
 from lxml import etree

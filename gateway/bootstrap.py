@@ -18,17 +18,18 @@ from typing import Any, Mapping
 
 import adapters
 
-from . import tls
-from .backend_routes import check_inbound_routes
-from .config import Config, PartnerSpec
-from .directory import Directory
+from .backend.routes import check_inbound_routes
+from .config import Config
+from .crypto import tls
+from .crypto.keys import DEV_KEY, KeyRing
+from .crypto.signing import Signer, Verifier, canary
+from .exchange.directory import Directory
+from .exchange.retry import RetryPolicy
+from .exchange.service import Gateway, utcnow
 from .files import create_new
-from .keys import DEV_KEY, KeyRing
 from .mapping import Registry
+from .ports import ClientSettings
 from .server.metrics import Metrics
-from .retry import RetryPolicy
-from .service import Gateway, utcnow
-from .signing import Signer, Verifier, canary
 from .store import Store
 from .validation import Validator
 
@@ -40,7 +41,7 @@ def ensure_dev_keys(config: Config, now: datetime) -> list[Path]:
     folder = config.data_dir / "keys"
     if config.keys.own or (folder / DEV_KEY).exists():
         return []
-    from .devca import write_dev_keys
+    from .crypto.devca import write_dev_keys
 
     folder.mkdir(parents=True, exist_ok=True)
     written = write_dev_keys(folder, kind="ecdsa", authority_id=config.gateway.authority_id,
@@ -49,7 +50,7 @@ def ensure_dev_keys(config: Config, now: datetime) -> list[Path]:
     return [f.path for f in written]
 
 
-def client_settings(config: Config) -> tls.ClientSettings:
+def client_settings(config: Config) -> ClientSettings:
     """Adapter settings: timeouts, and one TLS context per partner built now."""
     delivery = config.delivery
     ca = config.path(delivery.ca_file) if delivery.ca_file else None
@@ -59,11 +60,11 @@ def client_settings(config: Config) -> tls.ClientSettings:
         if spec.client_cert:
             contexts[spec.id] = tls.client_context(ca_file=ca, cert=config.path(spec.client_cert),
                                                    key=config.path(spec.client_key))
-    return tls.ClientSettings(connect_timeout=delivery.connect_timeout, timeout=delivery.timeout,
+    return ClientSettings(connect_timeout=delivery.connect_timeout, timeout=delivery.timeout,
                               ssl_for=lambda partner: contexts.get(partner, default))
 
 
-def _sender(cls, settings: tls.ClientSettings, config: Config):
+def _sender(cls, settings: ClientSettings, config: Config):
     """One transport's Sender; given the Config when it takes one (e.g. XTA: defaults from
     [gateway] and every XTA partner's options checked now, at start-up)."""
     if "config" in inspect.signature(cls).parameters:
@@ -133,9 +134,9 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
 def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None):
     """The aiohttp application of a wired gateway (inbound, API, health, metrics);
     `jobs()`, when given, lists the scheduler's jobs in /health."""
+    from .backend.api import create_api
+    from .backend.webhooks import Webhooks
     from .server import create_app as make
-    from .server.api import create_api
-    from .webhooks import Webhooks
 
     config = gateway.config
 

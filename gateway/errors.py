@@ -81,7 +81,7 @@ class MappingError(MessageError):
 
 class SignatureError(MessageError):
     """The signature is missing, invalid, unsafe or from a signer we do not trust; `code`
-    says which, machine-readably (gateway.receipts.SIGNATURE_FEEDBACK maps it to a receipt
+    says which, machine-readably (gateway.exchange.receipts.SIGNATURE_FEEDBACK maps it to a receipt
     feedback code), the message says what and where for people."""
 
     NOT_SIGNED = "not-signed"                   # the document carries no signature

@@ -1,4 +1,6 @@
-"""The small interfaces (ports) between the core and the transports in `adapters/`.
+"""The small interfaces (ports) between the core and its edges: the transports in `adapters/`
+(`Sender`, `Source`, `NamedSource`, `ClientSettings`) and the server's inward port (`Inbound`,
+`Peer`, `InboundResult`, `StatusInfo`): what the HTTP and SOAP endpoints hand a received message to.
 
 A transport implements `Sender` (push a signed message to a partner) and/or `Source`
 (pull messages that partners left for us: an XTA mailbox, a drop folder). Adapters raise
@@ -7,8 +9,11 @@ translated at the adapter's edge.
 """
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+ERROR_SUFFIX = ".error.txt"     # a refused file's reason, kept beside it (folders, quarantine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +71,73 @@ class Sender(Protocol):
 
 @runtime_checkable
 class Source(Protocol):
-    """Pulls messages left for us; `settle` only after the message is durably stored."""
+    """Pulls messages left for us; `settle` only after the message is durably stored
+    (`note`: why a refused message was refused, kept beside it where the source can)."""
 
     async def fetch(self, limit: int) -> Sequence[Incoming]: ...
 
-    async def settle(self, item: Incoming, accepted: bool) -> None: ...
+    async def settle(self, item: Incoming, accepted: bool, note: str = "") -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSource:
+    """A Source with the name used in logs, quarantine folders and the Peer."""
+
+    name: str                  # e.g. "xta:ags:09162000", "folder:partners"
+    transport: str             # Peer.transport: "xta", "folder"
+    source: Source
+    receipts_back: bool = False  # our receipts go back to the sender over the transport
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """What every Sender adapter needs: timeouts and the TLS context for a partner."""
+
+    connect_timeout: float = 10.0
+    timeout: float = 60.0
+    max_response_bytes: int = 4 * 1024 * 1024
+    ssl_for: Callable[[str], ssl.SSLContext | None] = field(default=lambda partner_id: None)
+
+
+# -- the server's inward port: the endpoints only move bytes; the pipeline behind `Inbound`
+# (gateway.exchange.inbound.InboundPipeline) parses, identifies, verifies, validates, stores
+# and answers with a signed receipt.
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """What the transport knows about the caller: unproven except for a verified TLS cert."""
+
+    transport: str                  # "http", "soap", "memory"
+    remote: str = ""                # remote address as seen by the server
+    cert_der: bytes | None = None   # client certificate verified by mutual TLS, if any
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    """The synchronous answer to a delivered message: a signed receipt, positive or negative."""
+
+    message_uuid: str
+    accepted: bool
+    receipt_xml: bytes
+    codes: tuple[str, ...] = ()     # feedback codes of a negative receipt
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """State of a received message for `getMessageStatus` and `GET /messages/{uuid}`."""
+
+    message_uuid: str
+    state: str
+    receipt_xml: bytes | None = None
+
+
+@runtime_checkable
+class Inbound(Protocol):
+    """Receives messages for the server; raises MessageError when no receipt can be made
+    (e.g. not XML), RetryLater when the gateway cannot take messages right now."""
+
+    async def receive(self, xml: bytes, peer: Peer) -> InboundResult: ...
+
+    async def status(self, message_uuid: str, peer: Peer) -> StatusInfo | None: ...

@@ -3,6 +3,9 @@
 `XtaTransport` is registered as transport "xta" in `adapters.ALIASES` (one Sender for all
 XTA partners); `XtaAdapter` is one account (Sender + Source); `mailboxes(config)` lists the
 Sources to poll; `XtaSettings` is the checked form of a partner's `options`. See docs/xta.md.
+
+Imports: like every adapter, the ground floor only (ports, errors, config, xml, files,
+resources).
 """
 from .accounts import XtaTransport, mailboxes
 from .adapter import XtaAdapter

@@ -25,7 +25,7 @@ from gateway.ports import Incoming, Outgoing, SendResult, TransportEvent
 
 from .client import XtaClient
 from .order import Attachment, Fetched, Party, TransportOrder
-from .settings import XtaSettings
+from .settings import XtaSettings, partner_settings
 
 log = logging.getLogger(__name__)
 SYNC_PREFIX = "sync-reply:"
@@ -48,7 +48,6 @@ class XtaAdapter:
     @classmethod
     def from_partner(cls, spec, config) -> "XtaAdapter":
         """Build from a `[partners."ID"]` entry with transport = "xta" (see docs/xta.md)."""
-        from .accounts import partner_settings
         endpoint = spec.endpoints[0] if spec.endpoints else ""
         return cls(partner_settings(spec.id, dict(spec.options), endpoint, config=config))
 
@@ -145,8 +144,9 @@ class XtaAdapter:
             items.append(self._incoming(fetched, handle=message_id))
         return items
 
-    async def settle(self, item: Incoming, accepted: bool) -> None:
-        """Close the message at the provider; call only after it is durably stored."""
+    async def settle(self, item: Incoming, accepted: bool, note: str = "") -> None:
+        """Close the message at the provider; call only after it is durably stored (the
+        provider keeps no note: a refusal's reason is in our quarantine or routing slip)."""
         if item.handle.startswith(SYNC_PREFIX):
             return                          # a sync reply was never in the mailbox
         await asyncio.to_thread(self._settle, item.handle, accepted)

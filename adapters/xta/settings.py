@@ -201,3 +201,25 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def partner_settings(partner_id: str, options: Mapping[str, str], endpoint: str, *,
+                     config=None, client_settings=None) -> XtaSettings:
+    """The checked settings of one partner; defaults from the endpoint, the client settings
+    (timeouts) and the Config (our kennung as account, the partner's client certificate)."""
+    defaults: dict[str, str] = {}
+    if endpoint:
+        defaults["endpoint"] = endpoint
+    if client_settings is not None:
+        defaults.update(connect_timeout=str(client_settings.connect_timeout),
+                        read_timeout=str(client_settings.timeout))
+    base_dir = Path.cwd()
+    if config is not None:
+        gateway = config.gateway
+        defaults.update(account=gateway.authority_id, account_name=gateway.authority_name)
+        base_dir = config.base_dir
+        spec = config.partners.get(partner_id)
+        if spec is not None and spec.client_cert:
+            defaults.update(client_cert=spec.client_cert, client_key=spec.client_key)
+    return XtaSettings.from_options(options, where=f'[partners."{partner_id}"].options',
+                                    base_dir=base_dir, defaults=defaults)

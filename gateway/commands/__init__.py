@@ -1,1 +1,4 @@
-"""CLI command modules; each has `register(subparsers)` (see gateway.cli)."""
+"""CLI command modules; each has `register(subparsers)` (see gateway.cli).
+
+Part of the shell: may import everything.
+"""

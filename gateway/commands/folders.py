@@ -62,7 +62,7 @@ def scan_command(args) -> int:
 
 
 async def _scan(gw, config, only: str | None) -> int:
-    from ..dropfolder import outbound_folders
+    from ..backend.dropfolder import outbound_folders
 
     bad = 0
     for folder in outbound_folders(config, gw):
@@ -83,7 +83,7 @@ def deliver_command(args) -> int:
 
 
 async def _deliver(gw) -> int:
-    from ..dropfolder import inbound_folders
+    from ..backend.dropfolder import inbound_folders
 
     count = await inbound_folders(gw.config, gw).deliver()
     print(f"{count} message(s) written")
@@ -97,7 +97,9 @@ def poll_command(args) -> int:
 
 
 async def _poll(gw) -> int:
-    from ..polling import poll, sources
+    from adapters import sources
+
+    from ..exchange.polling import poll
 
     found = sources(gw.config)
     if not found:

@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 def list_command(args) -> int:
     """Print the configured jobs with the running node's status, if any."""
-    from ..scheduler import GatewayJobs, status_path
+    from ..operations.scheduler import GatewayJobs, status_path
 
     config = configuration.load(args.config)
     node = config.gateway.node_id or socket.gethostname()
@@ -62,7 +62,7 @@ def run_command(args) -> int:
 
 async def _run(config, name: str) -> int:
     from .. import bootstrap
-    from ..scheduler import GatewayJobs, Scheduler
+    from ..operations.scheduler import GatewayJobs, Scheduler
 
     gw = await bootstrap.build(config)
     holder = GatewayJobs(gw, config)

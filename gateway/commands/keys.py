@@ -8,10 +8,10 @@ from pathlib import Path
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK
-from ..devca import KEY_KINDS, write_dev_keys
+from ..crypto.devca import KEY_KINDS, write_dev_keys
+from ..crypto.expiry import own_certificates, partner_certificates
+from ..crypto.trust import TrustStore
 from ..errors import ConfigError
-from ..expiry import own_certificates, partner_certificates
-from ..trust import TrustStore
 
 
 def register(sub) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from pathlib import Path
 
 from .. import config as configuration
-from ..audit import timestamp
 from ..cli import EXIT_OK
 from ..model import Direction, Message, State
+from ..store.chain import timestamp
 from .db import operator, parse_time, run_with_store
 
 STATES = [s.value for s in State]

@@ -8,7 +8,7 @@ import adapters
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK
-from ..directory import Directory, describe
+from ..exchange.directory import Directory, describe
 
 
 def register(sub) -> None:

@@ -38,7 +38,8 @@ async def serve(config, *, host: str | None = None, port: int | None = None) -> 
     drop folders, polling, retention...), shut down gracefully."""
     from aiohttp import web
 
-    from .. import bootstrap, scheduler
+    from .. import bootstrap
+    from ..operations import scheduler
     from ..server.metrics import Metrics
 
     metrics = Metrics()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK, UsageError
+from ..crypto.keys import KeyRing, read_certificates
+from ..crypto.signing import SELF, Signer, Verifier, own_verifier
+from ..crypto.trust import TrustStore
 from ..errors import MessageError
 from ..files import write_atomic
-from ..keys import KeyRing, read_certificates
-from ..signing import SELF, Signer, Verifier, own_verifier
-from ..trust import TrustStore
 
 
 def register(sub) -> None:

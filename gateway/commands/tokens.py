@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ..audit import timestamp
 from ..cli import EXIT_OK
+from ..store.chain import timestamp
 from .db import operator, run_with_store
 
 
@@ -73,6 +73,6 @@ def revoke_command(args) -> int:
 
 def _tokens(store):
     """The token registry over an open store (imported late: it pulls in SQLAlchemy)."""
-    from ..tokens import Tokens
+    from ..backend.tokens import Tokens
 
     return Tokens(store)

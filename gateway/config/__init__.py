@@ -6,6 +6,8 @@ file's folder. Each section is a frozen dataclass in `sections.py` (re-exported 
 `from gateway.config import X` works for every name); add a field there and it becomes a
 documented, checked configuration key. Secrets are never in the file: a key names an
 environment variable or a file that holds them.
+
+Imports: the ground floor only (errors, model).
 """
 from __future__ import annotations
 
@@ -16,10 +18,26 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
-from .sections import (SECTIONS, ApiSection, DeliverySection, FoldersSection, GatewaySection,
-                       InboundFolderSpec, KeysSection, OutboundFolderSpec, OwnKeySpec, PartnersSection,
-                       PartnerSpec, SchedulerSection, SchemasSection, ServerSection, SourceFolderSpec,
-                       StoreSection, TrustSpec, WebhooksSection)
+from .sections import (
+    SECTIONS,
+    ApiSection,
+    DeliverySection,
+    FoldersSection,
+    GatewaySection,
+    InboundFolderSpec,
+    KeysSection,
+    OutboundFolderSpec,
+    OwnKeySpec,
+    PartnerSpec,
+    PartnersSection,
+    SchedulerSection,
+    SchemasSection,
+    ServerSection,
+    SourceFolderSpec,
+    StoreSection,
+    TrustSpec,
+    WebhooksSection,
+)
 from .tables import _hint, build_dataclass
 
 __all__ = [

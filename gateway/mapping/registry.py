@@ -18,8 +18,8 @@ from lxml import etree
 
 from .. import xml as hardened
 from ..errors import ConfigError, NotFound, ValidationFailed
-from .builder import build_tree
 from ..validation.codelists import CodeLists
+from .builder import build_tree
 from .plan import Compiler, ElementPlan
 from .reader import read_tree
 from .simple import documentation

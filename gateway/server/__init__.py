@@ -7,8 +7,12 @@ Routes (see docs/exchange.md):
     GET  /soap?wsdl             our WSDL, with this server's address
     GET  /health                liveness and start-up checks (JSON; 503 when unhealthy)
     GET  /metrics               Prometheus text format
-    /api/...                    backend API (bearer token), see gateway.server.api
+    /api/...                    backend API (bearer token), see gateway.backend.api
 Nothing here parses XML on the event loop or decides about a message: that is `Inbound`.
+
+Imports: the ground floor only (the pipeline is reached through `gateway.ports.Inbound`, the
+backend API is handed in as an application); the backend API reuses `problems` and
+`read_limited` from here.
 """
 from __future__ import annotations
 
@@ -18,12 +22,11 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from .inbound import Inbound, InboundResult, Peer, StatusInfo
+from ..ports import Inbound, Peer
 from .metrics import Metrics
 from .problems import Problem, problem_for, too_large
 
-__all__ = ["create_app", "Inbound", "InboundResult", "Peer", "StatusInfo", "Metrics",
-           "read_limited", "peer_of"]
+__all__ = ["create_app", "read_limited", "peer_of", "problem_response"]
 
 INBOUND_KEY = web.AppKey("inbound", object)
 METRICS_KEY = web.AppKey("metrics", Metrics)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..errors import GatewayError, MessageError, NotFound, Refused, RetryLater, XmlSecurityError
+from ..errors import (
+    GatewayError,
+    MessageError,
+    NotFound,
+    Refused,
+    RetryLater,
+    XmlSecurityError,
+)
 
 log = logging.getLogger("gateway.server")
 

@@ -17,10 +17,18 @@ from typing import AsyncIterator, Sequence
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..audit import (GENESIS, AuditEntry, AuditEvent, ChainBreak, canonical, chain, timestamp,
-                     verify)
 from ..errors import StoreCorrupted
 from ..files import publish
+from .chain import (
+    GENESIS,
+    AuditEntry,
+    AuditEvent,
+    ChainBreak,
+    canonical,
+    chain,
+    timestamp,
+    verify,
+)
 from .tables import audit_log
 
 ADVISORY_KEY = 0x6761_7564   # "gaud": the audit chain's lock id on PostgreSQL

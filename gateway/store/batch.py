@@ -16,10 +16,10 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEvent
 from ..errors import GatewayError, LeaseLost, NotFound, StateError
 from ..model import Direction, Message, State, Transition, audit_event, check_transition
 from . import audit
+from .chain import AuditEvent
 from .payloads import digest
 from .tables import history, messages, receipts
 

@@ -23,17 +23,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..audit import timestamp
 from ..files import publish
+from .chain import timestamp
 from .payloads import SUBDIR
 from .tables import messages
-
-if TYPE_CHECKING:
-    from .repository import Store
 
 QUARANTINE = "quarantine/orphan-payloads"
 SUFFIXES = (".bin", ".tmp")      # what PayloadFiles writes; anything else is left alone
@@ -91,7 +87,7 @@ def old_files(data_dir: Path, cutoff: datetime) -> tuple[int, list[Orphan]]:
     return scanned, found
 
 
-async def referenced(store: "Store", files: list[str]) -> set[str]:
+async def referenced(store, files: list[str]) -> set[str]:
     """The paths among `files` that a message row names as its payload file."""
     found: set[str] = set()
     async with store.reading() as conn:
@@ -128,7 +124,7 @@ def _hash(data_dir: Path, orphan: Orphan) -> Orphan | None:
     return Orphan(orphan.file, orphan.size, orphan.modified, sha)
 
 
-async def sweep(store: "Store", *, grace: float, actor: str, now: datetime | None = None,
+async def sweep(store, *, grace: float, actor: str, now: datetime | None = None,
                 dry_run: bool = False) -> SweepReport:
     """Move payload files older than `grace` seconds that no row references to the
     quarantine folder, with one `retention.orphans` audit entry (none when there are none).

@@ -18,12 +18,25 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..audit import AuditEntry, AuditEvent
 from ..errors import LeaseLost, NotFound, StateError, StoreCorrupted
-from ..model import (CANCELLABLE, RETRYABLE, Direction, HistoryEntry, Inbound,
-                     InboundOutcome, Message, NewReceipt, Receipt, State, Submitted, Transition,
-                     audit_event, check_transition)
+from ..model import (
+    CANCELLABLE,
+    RETRYABLE,
+    Direction,
+    HistoryEntry,
+    Inbound,
+    InboundOutcome,
+    Message,
+    NewReceipt,
+    Receipt,
+    State,
+    Submitted,
+    Transition,
+    audit_event,
+    check_transition,
+)
 from . import audit, batch, claims, orphans, retention, schema
+from .chain import AuditEntry, AuditEvent
 from .engine import create_engines, is_sqlite, resolve_url
 from .payloads import PayloadFiles, digest
 from .tables import history, messages, receipts, utcnow

@@ -18,18 +18,15 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from sqlalchemy import delete
 
-from ..audit import AuditEvent, timestamp
 from ..files import publish
 from ..model import FINAL, Direction, State
 from . import audit, batch
+from .chain import AuditEvent, timestamp
 from .tables import history, messages, receipts
-
-if TYPE_CHECKING:
-    from .repository import Store
 
 FORMAT = "xoev-gateway-archive/1"
 
@@ -56,7 +53,7 @@ def _json(obj) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str).encode()
 
 
-async def archive(store: "Store", ids: Sequence[str], dest: Path, *, actor: str) -> Archived:
+async def archive(store, ids: Sequence[str], dest: Path, *, actor: str) -> Archived:
     """Write the messages (payload, receipts, timeline) and a manifest to the zip `dest`,
     durably (temp file, fsync, rename); record the archive's SHA-256 in the audit log."""
     dest = Path(dest)
@@ -97,7 +94,7 @@ async def archive(store: "Store", ids: Sequence[str], dest: Path, *, actor: str)
     return Archived(dest, len(listed), sha)
 
 
-async def purge(store: "Store", ids: Sequence[str], *, actor: str,
+async def purge(store, ids: Sequence[str], *, actor: str,
                 updated_before: datetime | None = None) -> list[str]:
     """Delete final messages (rows, history, receipts, payload files); skips any that are
     no longer final or were updated since `updated_before`. Returns the purged ids."""
@@ -122,7 +119,7 @@ async def purge(store: "Store", ids: Sequence[str], *, actor: str,
     return gone
 
 
-async def purge_expired(store: "Store", retention: Mapping[str, int], *, actor: str,
+async def purge_expired(store, retention: Mapping[str, int], *, actor: str,
                         archive_dir: Path | None, now: datetime | None = None,
                         dry_run: bool = False, chunk: int = 500) -> PurgeReport:
     """Purge final messages older than their state's retention (days, by last update),

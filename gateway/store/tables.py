@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
-                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={
@@ -117,7 +130,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# -- backend integration (gateway.tokens, gateway.webhooks; migration 0002) -------------
+# -- backend integration (gateway.backend.tokens, gateway.backend.webhooks; migration 0002) -------------
 
 api_tokens = Table(
     "api_tokens", metadata,

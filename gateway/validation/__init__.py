@@ -5,6 +5,9 @@ Public API: `Validator` (build once from config or standards; `validate(xml, now
 store, also used for JSON Schema enums), `load_standard`/`own_standard` (standard.toml),
 `XmlCatalog`, `element_path` (the XML path format of issues), `iban_valid`,
 `authority_id_problem` and `AUTHORITY_IDS`.
+
+Imports: the ground floor only; never mapping, the store, exchange, backend, operations or
+the shell.
 """
 from .codelists import CodeList, CodeLists, read_genericode
 from .paths import element_path

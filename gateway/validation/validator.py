@@ -19,10 +19,10 @@ from ..errors import Issue, ValidationFailed, XmlSecurityError
 from ..resources import xsd_dir
 from ..xml import Limits, parse
 from .codeschema import code_issue, not_in_list
-from .ruleschema import is_rule_error
 from .messages import rewrite
 from .paths import ElementFinder, element_path
 from .rules import RuleContext, check_rules
+from .ruleschema import is_rule_error
 from .schemas import SchemaCatalog
 from .standards import Standard, load_standard, own_standard
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from peer_double import receipt_for
 
 from gateway.errors import Refused, RetryLater
-from gateway.ports import Outgoing, SendResult, Sender
-
-from peer_double import receipt_for
+from gateway.ports import Outgoing, Sender, SendResult
 
 XML = ("<nachricht>" + "Grüße aus Köln " * 8000 + "</nachricht>").encode()
 

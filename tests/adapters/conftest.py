@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from peer_double import ScriptedInbound, start
 
 from gateway.server import create_app
-from peer_double import ScriptedInbound, start
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import socket
 from aiohttp import web
 
 from gateway.errors import MessageError, RetryLater
-from gateway.server import InboundResult, Peer, StatusInfo, create_app
+from gateway.ports import InboundResult, Peer, StatusInfo
 
 
 class ScriptedInbound:

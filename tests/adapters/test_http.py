@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import pytest
+from adapter_contract import SenderContract, outgoing
 from aiohttp import web
+from peer_double import free_port, start
 
 from adapters.http import HttpSender
 from gateway.errors import Refused, RetryLater
-from gateway.tls import ClientSettings
-
-from peer_double import free_port, start
-from adapter_contract import SenderContract, outgoing
+from gateway.ports import ClientSettings
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from adapter_contract import SenderContract
 
 from adapters.memory import MemoryNetwork, MemorySender
-from gateway.server import Peer
-from gateway.tls import ClientSettings
-
-from adapter_contract import SenderContract
+from gateway.ports import ClientSettings, Peer
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import aiohttp
 from lxml import etree
-
-from gateway.server import create_app
-from gateway.server.api import create_api
 from peer_double import start
+
+from gateway.backend.api import create_api
+from gateway.server import create_app
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import pytest
+from adapter_contract import XML, outgoing
+from peer_double import receipt_for, start
+from tlscerts import TestCA
 
 from adapters.http import HttpSender
 from adapters.soap import SoapSender
-from gateway import tls
+from gateway.crypto import tls
 from gateway.errors import RetryLater
+from gateway.ports import ClientSettings
 from gateway.server import create_app
-from gateway.tls import ClientSettings
-
-from tlscerts import TestCA
-from peer_double import receipt_for, start
-from adapter_contract import XML, outgoing
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,18 @@ import asyncio
 
 import pytest
 from lxml import etree
+from support.xta_fake import FakeProvider
+from support.xta_fake.helpers import (
+    AUTHOR,
+    PAYLOAD_NS,
+    READER,
+    SERVICE,
+    message,
+    settings_for,
+)
 
 from adapters.xta import Attachment, XtaAdapter
 from gateway.errors import Refused, RetryLater
-from support.xta_fake import FakeProvider
-from support.xta_fake.helpers import AUTHOR, PAYLOAD_NS, READER, SERVICE, message, settings_for
 
 
 @pytest.fixture(params=["3", "5"], ids=["v3", "v5"])

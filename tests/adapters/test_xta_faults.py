@@ -5,18 +5,17 @@ against the version's XSDs; the adapter's zeep client is built from the real WSD
 """
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import pytest
 import zeep.exceptions
 from lxml import etree
+from support.xta_fake import FakeProvider
+from support.xta_fake.helpers import AUTHOR, READER, SERVICE, message, settings_for
 
 from adapters.xta import XtaAdapter, faults
 from adapters.xta.transport import PinnedTransport
 from gateway.errors import ConfigError, Refused, RetryLater
-from support.xta_fake import FakeProvider
-from support.xta_fake.helpers import AUTHOR, READER, SERVICE, message, settings_for
 
 COMMON = [
     ("PermissionDeniedException", "9013", Refused),

@@ -2,10 +2,12 @@
 the "xta" transport routes by partner options and groups partners into mailboxes."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.xta_fake import load_schema, problems, wsdl_path
+from support.xta_fake.helpers import AUTHOR, READER, message
 
 import adapters
 from adapters.xta import XtaSettings, XtaTransport, mailboxes
@@ -14,8 +16,6 @@ from adapters.xta.v3 import V3
 from adapters.xta.v5 import V5
 from gateway import config as gconfig
 from gateway.errors import ConfigError, Refused
-from support.xta_fake import load_schema, problems, wsdl_path
-from support.xta_fake.helpers import AUTHOR, READER, message
 
 WHERE = '[partners."ags:09000009"].options'
 

@@ -20,15 +20,15 @@ import time
 
 import pytest
 import requests
-from lxml import etree
-
 from exchange_pair import OFFICE, PORTAL, pair_tables
 from gateways import Process
-from gateway import tls
-from gateway.receipts import read
+from lxml import etree
 from peer_double import free_port
 from test_two_gateways import Forger, record_file
 from tlscerts import TestCA
+
+from gateway.crypto import tls
+from gateway.exchange.receipts import read
 
 ROGUE = "ags:09162099"   # a partner whose HTTPS server shows a certificate A does not trust
 
@@ -238,8 +238,7 @@ async def test_our_adapters_without_a_client_certificate_are_refused_not_retried
     from adapters.soap import SoapSender
     from gateway import config as cfg
     from gateway.errors import Refused
-    from gateway.ports import Outgoing
-    from gateway.tls import ClientSettings
+    from gateway.ports import ClientSettings, Outgoing
 
     _, b, pki = mtls
     ctx = tls.client_context(ca_file=pki["ca"].pem)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from exchange_pair import OFFICE, PORTAL, make_keys
 from lxml import etree
 
-from exchange_pair import OFFICE, PORTAL, make_keys
 from gateway import config as cfg
-from gateway.keys import KeyRing
+from gateway.crypto.keys import KeyRing
+from gateway.crypto.signing import Signer, Verifier
+from gateway.exchange.receipts import Receipts, read
 from gateway.mapping import Authority, Registry, complete_record
-from gateway.receipts import Receipts, read
-from gateway.signing import Signer, Verifier
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

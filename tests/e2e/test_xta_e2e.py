@@ -14,17 +14,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from exchange_pair import OFFICE, PORTAL, pair_tables
-from gateway import bootstrap, config as cfg
+from support.xta_fake import FakeProvider
+
+from gateway import bootstrap
+from gateway import config as cfg
 from gateway import xml as hardened
 from gateway.errors import ConfigError
-from gateway.header import read_header
+from gateway.exchange.header import read_header
+from gateway.exchange.receipt_flow import RECEIPT_CLIENT
+from gateway.exchange.receipts import RECEIPT_TYPE
 from gateway.model import Direction, State
-from gateway.receipt_flow import RECEIPT_CLIENT
-from gateway.receipts import RECEIPT_TYPE
-from gateway.scheduler import for_gateway
-from support.xta_fake import FakeProvider
+from gateway.operations.scheduler import for_gateway
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 APPLICATION = "personenstand.urkundenantrag.0100"

@@ -11,17 +11,16 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from exchange_pair import OFFICE, PORTAL, pair_tables
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from adapters.memory import MemoryNetwork, MemorySender
-from gateway import bootstrap, config as cfg
-from gateway.api.catalog import document
-from gateway.server import Peer
-from gateway.tls import ClientSettings
-
-from exchange_pair import OFFICE, PORTAL, pair_tables
+from gateway import bootstrap
+from gateway import config as cfg
+from gateway.backend.api.catalog import document
+from gateway.ports import ClientSettings, Peer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOC_URI = "urn:xoev-gateway:openapi"

@@ -103,6 +103,7 @@ async def migrated_pg_url(pg_session_db):
     cheaper than CREATE/DROP DATABASE, which checkpoint)."""
     need(pg_session_db is not None, f"no PostgreSQL server answers at {PG_URL}")
     import asyncpg
+
     from gateway.store.tables import metadata
     url = make_url(PG_URL).set(drivername="postgresql", database=pg_session_db)
     conn = await asyncpg.connect(url.render_as_string(hide_password=False))

@@ -6,12 +6,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from adapters.memory import MemoryNetwork, MemorySender
-from gateway import bootstrap, config as cfg
-from gateway.server import Peer
-from gateway.tls import ClientSettings
-
 from exchange_pair import OFFICE, PORTAL, pair_tables
+
+from adapters.memory import MemoryNetwork, MemorySender
+from gateway import bootstrap
+from gateway import config as cfg
+from gateway.ports import ClientSettings, Peer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LETTER = "korrespondenz.schreiben.0200"

@@ -4,13 +4,12 @@ shipped OpenAPI document by ApiClient."""
 from __future__ import annotations
 
 import pytest
+from api_support import OFFICE, PORTAL, OpenApi, example, start_pair
 from lxml import etree
 
-from gateway.api import routes
+from gateway.backend.api import routes
+from gateway.backend.tokens import Tokens
 from gateway.model import State
-from gateway.tokens import Tokens
-
-from api_support import OFFICE, PORTAL, OpenApi, example, start_pair
 
 LETTER = "korrespondenz.schreiben.0200"
 APPLICATION = "personenstand.urkundenantrag.0100"

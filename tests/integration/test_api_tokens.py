@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from gateway import cli
+from gateway.backend.tokens import OPERATOR_GRANT, Authenticator, Grant, Tokens
 from gateway.errors import MessageError, NotFound
 from gateway.store import Store
 from gateway.store.tables import api_tokens
-from gateway.tokens import OPERATOR_GRANT, Authenticator, Grant, Tokens
 
 
 @pytest.fixture

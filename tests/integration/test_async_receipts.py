@@ -9,18 +9,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from exchange_pair import OFFICE, PORTAL, pair_tables
 from lxml import etree
 from sqlalchemy import text
 
 from adapters.memory import MemoryNetwork, MemorySender
-from exchange_pair import OFFICE, PORTAL, pair_tables
-from gateway import bootstrap, config as cfg
+from gateway import bootstrap
+from gateway import config as cfg
 from gateway.errors import MessageError
+from gateway.exchange.receipt_flow import RECEIPT_CLIENT
+from gateway.exchange.receipts import RECEIPT_TYPE, Feedback
 from gateway.model import Direction, State
-from gateway.receipts import RECEIPT_TYPE, Feedback
-from gateway.server import Peer
-from gateway.receipt_flow import RECEIPT_CLIENT
-from gateway.tls import ClientSettings
+from gateway.ports import ClientSettings, Peer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LETTER = "korrespondenz.schreiben.0200"

@@ -8,13 +8,12 @@ import os
 import time
 
 import pytest
+from dropfolder_pair import LETTER, OFFICE, PORTAL, Pair, example
 from lxml import etree
 
-from gateway.dropfolder import client_ref, outbound_folders
+from gateway.backend.dropfolder import client_ref, outbound_folders
 from gateway.mapping.completion import prepare_message
 from gateway.model import Direction, State
-
-from dropfolder_pair import LETTER, OFFICE, PORTAL, Pair, example
 
 
 def folder_table(path, **kw) -> dict:

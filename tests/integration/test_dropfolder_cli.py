@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from gateway.cli import main
-
 from dropfolder_pair import LETTER, OFFICE, example
 from exchange_pair import make_keys
+
+from gateway.cli import main
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import asyncio
 import json
 
 import pytest
-
-from gateway.dropfolder import inbound_folders, inbound_name
-from gateway.model import Direction, State
-from gateway.polling import poll, sources
-
 from dropfolder_pair import LETTER, OFFICE, PORTAL, Pair, example
+
+from adapters import sources
+from gateway.backend.dropfolder import inbound_folders, inbound_name
+from gateway.exchange.polling import poll
+from gateway.model import Direction, State
 
 
 @pytest.fixture

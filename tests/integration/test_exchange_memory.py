@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from exchange_pair import OFFICE, PORTAL, pair_tables
 
 from adapters.memory import MemoryNetwork, MemorySender
-from gateway import bootstrap, config as cfg
+from gateway import bootstrap
+from gateway import config as cfg
 from gateway.model import Direction, State
-from gateway.tls import ClientSettings
-
-from exchange_pair import OFFICE, PORTAL, pair_tables
+from gateway.ports import ClientSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -34,7 +34,7 @@ async def pair(tmp_path):
 
 
 async def _receipt(gw, xml: bytes) -> bytes:
-    from gateway.server import Peer
+    from gateway.ports import Peer
 
     return (await gw.inbound.receive(xml, Peer("memory"))).receipt_xml
 
@@ -62,7 +62,7 @@ async def test_duplicate_is_acknowledged_again_without_a_second_message(pair):
     a, b = pair
     msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
     await a.wait_final(msg.id, timeout=10)
-    from gateway.server import Peer
+    from gateway.ports import Peer
 
     again = await b.inbound.receive(await a.store.payload(msg.id), Peer("memory"))
     assert again.accepted and again.message_uuid == msg.message_uuid
@@ -73,7 +73,7 @@ async def test_unknown_partner_gets_a_negative_receipt_and_nothing_is_stored(pai
     a, b = pair
     msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
     xml = (await a.store.payload(msg.id)).replace(PORTAL.encode(), b"ags:09999999")
-    from gateway.server import Peer
+    from gateway.ports import Peer
 
     result = await b.inbound.receive(xml, Peer("memory"))
     assert not result.accepted and result.codes == ("1201",)
@@ -84,7 +84,7 @@ async def test_tampered_message_is_refused_with_signature_code(pair):
     a, b = pair
     msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
     xml = await a.store.payload(msg.id)
-    from gateway.server import Peer
+    from gateway.ports import Peer
 
     result = await b.inbound.receive(xml.replace(b"<betreff>", b"<betreff>X"), Peer("memory"))
     assert not result.accepted and result.codes == ("1100",)
@@ -92,11 +92,11 @@ async def test_tampered_message_is_refused_with_signature_code(pair):
 
 
 async def test_signature_refusals_answer_with_the_feedback_code_of_their_reason(pair):
-    """The pipeline's feedback code comes from SignatureError.code (gateway.receipts
+    """The pipeline's feedback code comes from SignatureError.code (gateway.exchange.receipts
     SIGNATURE_FEEDBACK): unsigned -> 1102, a key not trusted for the author -> 1101."""
     from lxml import etree
 
-    from gateway.server import Peer
+    from gateway.ports import Peer
 
     a, b = pair
     msg = await a.submit("korrespondenz.schreiben.0200", example("korrespondenz.schreiben.0200"), to=OFFICE)
@@ -117,7 +117,7 @@ async def test_a_receipt_lost_on_the_way_back_is_given_again_when_the_sender_ret
     signed receipt, which acknowledges A's message. B keeps one message."""
     from datetime import timedelta
 
-    from gateway.server import Peer
+    from gateway.ports import Peer
 
     net = MemoryNetwork()
     raw_a, raw_b = pair_tables(tmp_path, transport="memory", endpoint_a="memory://a", endpoint_b="memory://b")

@@ -1,5 +1,5 @@
 """Start-up refuses a configuration in which received messages could fall to both the
-webhook and an inbound drop folder (gateway.backend_routes, called by bootstrap)."""
+webhook and an inbound drop folder (gateway.backend.routes, called by bootstrap)."""
 from __future__ import annotations
 
 import pytest

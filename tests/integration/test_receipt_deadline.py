@@ -9,16 +9,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from exchange_pair import OFFICE, pair_tables
 
 from adapters.memory import MemoryNetwork, MemorySender
-from exchange_pair import OFFICE, pair_tables
-from gateway import bootstrap, config as cfg
-from gateway import receipt_deadline
+from gateway import bootstrap
+from gateway import config as cfg
 from gateway.errors import ConfigError, RetryLater
-from gateway.model import AWAITING_RECEIPT, RECEIPT_OVERDUE, TRANSITIONS, Direction, State
-from gateway.receipt_deadline import expire_overdue
-from gateway.retry import RetryPolicy
-from gateway.tls import ClientSettings
+from gateway.exchange import receipt_deadline
+from gateway.exchange.receipt_deadline import expire_overdue
+from gateway.exchange.retry import RetryPolicy
+from gateway.model import (
+    AWAITING_RECEIPT,
+    RECEIPT_OVERDUE,
+    TRANSITIONS,
+    Direction,
+    State,
+)
+from gateway.ports import ClientSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LETTER = "korrespondenz.schreiben.0200"

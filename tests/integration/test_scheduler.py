@@ -9,12 +9,11 @@ import logging
 import os
 
 import pytest
-
-from gateway import scheduler
-from gateway.model import Direction, State
-from gateway.scheduler import Job, Scheduler
-
 from dropfolder_pair import LETTER, OFFICE, Pair, example
+
+from gateway.model import Direction, State
+from gateway.operations import scheduler
+from gateway.operations.scheduler import Job, Scheduler
 
 
 async def wait_for(condition, timeout: float = 20.0, interval: float = 0.05):

@@ -5,14 +5,19 @@ import asyncio
 import json
 import zipfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from gateway.errors import LeaseLost, NotFound, StateError, StoreCorrupted
-from gateway.model import (Direction, InboundOutcome, NewReceipt, State, Transition,
-                           check_history)
+from gateway.model import (
+    Direction,
+    InboundOutcome,
+    NewReceipt,
+    State,
+    Transition,
+    check_history,
+)
 from gateway.store import Store
 
 S = State

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway import cli, config as cfg
+from gateway import cli
+from gateway import config as cfg
 from gateway.errors import ConfigError
 from gateway.model import State
-from gateway.scheduler import GatewayJobs
+from gateway.operations.scheduler import GatewayJobs
 from gateway.store import Store
 from gateway.store.orphans import QUARANTINE
 from gateway.store.repository import new_id

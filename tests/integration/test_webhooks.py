@@ -9,15 +9,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from api_support import ENVIRON, PORTAL, OpenApi, Receiver, example, start_pair
 
 from gateway import config as cfg
-from gateway import webhook_queue
+from gateway.backend import webhook_queue
+from gateway.backend.tokens import Tokens
+from gateway.backend.webhooks import SIGNATURE_HEADER, Webhooks, sign, verify
 from gateway.errors import ConfigError, SignatureError
 from gateway.model import State
-from gateway.tokens import Tokens
-from gateway.webhooks import SIGNATURE_HEADER, Webhooks, sign, verify
-
-from api_support import ENVIRON, PORTAL, OpenApi, Receiver, example, start_pair
 
 SECRET = ENVIRON["WEBHOOK_SECRET"].encode()
 LETTER = "korrespondenz.schreiben.0200"
@@ -197,9 +196,10 @@ async def test_status_changes_are_pushed_until_taken(tmp_path, db_url):
 async def test_status_queue_cursor_waits_for_slow_commits(tmp_path, db_url):
     """The cursor only passes history rows older than LAG; younger ones are read again, and
     enqueueing the same row twice adds nothing."""
+    from sqlalchemy import select
+
     from gateway.store import Store
     from gateway.store.tables import webhook_cursor
-    from sqlalchemy import select
 
     store = await Store.open(db_url, tmp_path)
     try:

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pytest
 from lxml import etree
 
-from gateway import devca
-from gateway.crl import Authority
+from gateway.crypto import devca
+from gateway.crypto.crl import Authority
+from gateway.crypto.keys import KeyRing, own_key
+from gateway.crypto.signing import Signer, Verifier
+from gateway.crypto.trust import PartnerTrust, TrustStore
 from gateway.errors import SignatureError
-from gateway.keys import KeyRing, own_key
-from gateway.signing import Signer, Verifier
-from gateway.trust import PartnerTrust, TrustStore
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PID = "ags:09000009"

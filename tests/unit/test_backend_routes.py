@@ -1,5 +1,5 @@
 """Start-up check: received messages must not fall to both the webhook and an inbound folder
-by chance (gateway.backend_routes.check_inbound_routes)."""
+by chance (gateway.backend.routes.check_inbound_routes)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway import config as cfg
-from gateway.backend_routes import Route, check_inbound_routes, common, overlap
+from gateway.backend.routes import Route, check_inbound_routes, common, overlap
 from gateway.errors import ConfigError
 
 T1, T2 = "personenstand.urkundenantrag.0100", "korrespondenz.schreiben.0200"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from gateway import config
-from gateway.directory import Directory, NotAccepted, describe
 from gateway.errors import ConfigError, NotFound
+from gateway.exchange.directory import Directory, NotAccepted, describe
 
 RAW = {
     "partners": {

@@ -9,10 +9,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
-from gateway import config, devca
+from gateway import config
+from gateway.crypto import devca
+from gateway.crypto.keys import KeyRing, own_key
+from gateway.crypto.signing import Signer, canary
 from gateway.errors import ConfigError
-from gateway.keys import KeyRing, own_key
-from gateway.signing import Signer, canary
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -1,4 +1,4 @@
-"""The state machine table (gateway.model) and the pure audit hash chain (gateway.audit)."""
+"""The state machine table (gateway.model) and the pure audit hash chain (gateway.store.chain)."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,11 +6,22 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway import audit
 from gateway.errors import StateError
-from gateway.model import (AUDIT_EVENTS, CANCELLABLE, CLAIMABLE, FINAL, INITIAL, RETRYABLE,
-                           TRANSITIONS, Direction, State, audit_event, check_history,
-                           check_transition)
+from gateway.model import (
+    AUDIT_EVENTS,
+    CANCELLABLE,
+    CLAIMABLE,
+    FINAL,
+    INITIAL,
+    RETRYABLE,
+    TRANSITIONS,
+    Direction,
+    State,
+    audit_event,
+    check_history,
+    check_transition,
+)
+from gateway.store import chain as audit
 
 OUT, IN = Direction.OUT, Direction.IN
 S = State

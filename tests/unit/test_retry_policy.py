@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from gateway.errors import Refused, RetryLater
+from gateway.exchange.retry import RetryPolicy
 from gateway.model import State
-from gateway.retry import RetryPolicy
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

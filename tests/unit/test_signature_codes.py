@@ -1,5 +1,5 @@
 """Signature refusals carry a machine-readable `code`, set where they are raised (dsig, signing,
-trust, crl, xades); one table (gateway.receipts.SIGNATURE_FEEDBACK) turns it into the
+trust, crl, xades); one table (gateway.exchange.receipts.SIGNATURE_FEEDBACK) turns it into the
 receipt feedback code. Each code is produced here by the real verifier, not by hand."""
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway import devca
-from gateway import receipts as rc
-from gateway.crl import authorities
+from gateway.crypto import devca
+from gateway.crypto.crl import authorities
+from gateway.crypto.keys import KeyRing, own_key
+from gateway.crypto.signing import Signer, Verifier
+from gateway.crypto.trust import PartnerTrust, TrustStore
 from gateway.errors import SignatureError
-from gateway.keys import KeyRing, own_key
-from gateway.signing import Signer, Verifier
-from gateway.trust import PartnerTrust, TrustStore
+from gateway.exchange import receipts as rc
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PARTNER = "ags:09000009"

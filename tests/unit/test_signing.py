@@ -10,11 +10,11 @@ from lxml import etree
 from signxml import XMLSigner
 from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod
 
-from gateway import devca
+from gateway.crypto import devca
+from gateway.crypto.keys import KeyRing, own_key
+from gateway.crypto.signing import CANARY, Signer, Verifier, canary
+from gateway.crypto.trust import PartnerTrust, TrustStore
 from gateway.errors import ConfigError, SignatureError, XmlSecurityError
-from gateway.keys import KeyRing, own_key
-from gateway.signing import CANARY, Signer, Verifier, canary
-from gateway.trust import PartnerTrust, TrustStore
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 DS = "{http://www.w3.org/2000/09/xmldsig#}"

@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway import config, devca
+from gateway import config
+from gateway.crypto import devca
+from gateway.crypto.keys import KeyRing, own_key
+from gateway.crypto.signing import Signer, Verifier
+from gateway.crypto.trust import TrustStore
 from gateway.errors import ConfigError, SignatureError
-from gateway.keys import KeyRing, own_key
-from gateway.signing import Signer, Verifier
-from gateway.trust import TrustStore
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PID = "ags:09000009"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from golden_antrag import antrag
 from lxml import etree
 
 from gateway import config as gwconfig
@@ -13,7 +14,6 @@ from gateway.errors import ValidationFailed
 from gateway.resources import xsd_dir
 from gateway.validation import Validator, own_standard
 from gateway.xml import Limits
-from golden_antrag import antrag
 
 
 def _root_conftest():

@@ -8,13 +8,13 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from golden_antrag import antrag
 from lxml import etree
 
 from gateway.resources import xsd_dir
 from gateway.validation import CodeLists, Validator, load_standard, own_standard
 from gateway.validation.codeschema import plan_codes
 from gateway.validation.xsdtree import parse_schema_documents
-from golden_antrag import antrag
 
 ROOT = "personenstand.urkundenantrag.0100"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)

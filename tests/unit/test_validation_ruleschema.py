@@ -7,15 +7,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from golden_antrag import antrag
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.resources import xsd_dir
 from gateway.validation import Validator, authority_id_problem, own_standard
-from gateway.validation.ruleschema import RULE_PATTERNS, is_rule_error, plan_rules, xsd_regex
 from gateway.validation.rules import BIC_REGEX, _bic
+from gateway.validation.ruleschema import (
+    RULE_PATTERNS,
+    is_rule_error,
+    plan_rules,
+    xsd_regex,
+)
 from gateway.validation.xsdtree import parse_schema_documents
-from golden_antrag import antrag
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 ROOT = "personenstand.urkundenantrag.0100"

@@ -1,0 +1,117 @@
+"""The wired gateway: `Gateway` holds the parts (store, signer, verifier, directory,
+senders, retry policy, clock) and is the public face of what they do together.
+
+The work lives in modules named after it:
+  gateway.exchange.outbound      submit, prepare, drain the outbox, deliver, settle by a receipt
+  gateway.exchange.inbound       the inbound pipeline behind the server (InboundPipeline)
+  gateway.exchange.receipt_flow  receipts arriving as messages, our receipts sent back, transport events
+  gateway.exchange.retry         RetryPolicy/Decision: the one place that decides retry vs dead
+  gateway.exchange.header        Header/read_header: a message's routing facts
+
+The names other parts imported from here before the split are re-exported.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from .. import xml as hardened
+from ..mapping import Authority, Registry
+from ..model import Message, Submitted
+from ..ports import InboundResult, TransportEvent
+from . import outbound, receipt_flow
+from . import receipts as rc
+from .directory import Directory
+from .header import Header, read_header
+from .inbound import InboundPipeline
+from .outbound import SYNC_REPLY
+from .receipt_flow import RECEIPT_CLIENT, SENT_RECEIPT, digest
+from .retry import Decision, RetryPolicy
+
+__all__ = ["Gateway", "InboundPipeline", "RetryPolicy", "Decision", "Header", "read_header",
+           "RECEIPT_CLIENT", "SENT_RECEIPT", "SYNC_REPLY", "digest", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the shell's clock; the core gets `now` passed in)."""
+    return datetime.now(timezone.utc)
+
+
+class Gateway:
+    """One wired gateway: submit, deliver, receive. Built by gateway.bootstrap."""
+
+    def __init__(self, *, config, store, registry: Registry, validator, signer, verifier,
+                 directory: Directory, senders: Mapping[str, Any], policy: RetryPolicy,
+                 metrics=None, clock: Callable[[], datetime] = utcnow, node: str = "node"):
+        self.config = config
+        self.store = store
+        self.registry = registry
+        self.validator = validator
+        self.signer = signer
+        self.verifier = verifier
+        self.directory = directory
+        self.senders = dict(senders)
+        self.policy = policy
+        self.metrics = metrics
+        self.clock = clock
+        self.node = node
+        self.authority = Authority.from_config(config)
+        self.receipts = rc.Receipts(registry, signer, verifier, self.authority)
+        self.limits = hardened.Limits(config.schemas.max_bytes, config.schemas.max_depth)
+        self.inbound = InboundPipeline(self)
+
+    # -- outbound (gateway.exchange.outbound) -----------------------------------------------------
+
+    async def submit(self, message_type: str, record: Any, *, to: str, client: str = "",
+                     client_ref: str | None = None, actor: str = "api") -> Message:
+        """Build, validate, sign and store a message for partner `to` (state ready).
+        Refuses a partner that does not accept the type before anything is stored."""
+        return (await self.submit_new(message_type, record, to=to, client=client,
+                                      client_ref=client_ref, actor=actor)).message
+
+    async def submit_new(self, message_type: str, record: Any, *, to: str, client: str = "",
+                         client_ref: str | None = None, actor: str = "api") -> Submitted:
+        """As `submit`, also telling whether this call stored the message (created) or the
+        same (client, client_ref) was submitted before (then nothing is built or stored)."""
+        return await outbound.submit_new(self, message_type, record, to=to, client=client,
+                                         client_ref=client_ref, actor=actor)
+
+    async def drain_once(self, limit: int = 20) -> int:
+        """Claim due outbound messages and deliver them concurrently; returns how many."""
+        return await outbound.drain_once(self, limit)
+
+    async def deliver(self, msg: Message) -> Message:
+        """One delivery attempt of a claimed message, ending in its next state."""
+        return await outbound.deliver(self, msg)
+
+    async def wait_final(self, msg_id: str, *, timeout: float, deliver: bool = True,
+                         interval: float = 0.2) -> Message:
+        """Deliver due messages (when `deliver`) until `msg_id` is final or `timeout` passes."""
+        return await outbound.wait_final(self, msg_id, timeout=timeout, deliver=deliver, interval=interval)
+
+    # -- receipts on asynchronous transports (gateway.exchange.receipt_flow) ----------------------
+
+    async def keep_events(self, msg_id: str, actor: str, events: tuple[TransportEvent, ...]) -> None:
+        """Transport events into a message's routing slip, their data kept as evidence once."""
+        await receipt_flow.keep_events(self, msg_id, actor, events)
+
+    async def take_receipt(self, info: rc.ReceiptInfo, xml: bytes, *, partner: str, transport: str) -> Message:
+        """Settle our message by a partner's verified receipt that arrived as a message."""
+        return await receipt_flow.take_receipt(self, info, xml, partner=partner, transport=transport)
+
+    async def send_receipt_back(self, result: InboundResult, xml: bytes) -> Message | None:
+        """Queue our signed receipt for a message received without a synchronous exchange."""
+        return await receipt_flow.send_receipt_back(self, result, xml)
+
+    # -- shared --------------------------------------------------------------------------
+
+    def count(self, transport: str, outcome: str) -> None:
+        """Count an outbound outcome in the metrics (when there are metrics)."""
+        if self.metrics is not None:
+            self.metrics.outbound.labels(transport, outcome).inc()
+
+    async def aclose(self) -> None:
+        """Close the adapters and the store."""
+        for sender in self.senders.values():
+            await sender.aclose()
+        await self.store.aclose()
