@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "gateway.commands.keys",
     "gateway.commands.sign",
     "gateway.commands.validate",
+    "gateway.commands.standards",
     "gateway.commands.serve",
     "gateway.commands.send",
     "gateway.commands.partners",

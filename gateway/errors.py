@@ -32,16 +32,34 @@ class Issue:
     path: str = ""          # record field path (antragsteller.anschrift.plz) or XML path
     line: int | None = None  # XML source line, when the input was XML text
     check: str = "schema"   # parse | schema | codelist | rule | schematron | mapping | signature
+    severity: str = "error"  # error | warning (shown, never a reason to refuse: code-list policy "known")
 
-    def format(self, source: str = "") -> str:
-        """Render as `SOURCE:LINE: path: message` (parts that are unknown are left out)."""
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == WARNING
+
+    def format(self, source: str = "", *, layer: bool = False) -> str:
+        """Render as `SOURCE:LINE: path: message` (parts that are unknown are left out);
+        with `layer`, the check that found it (and "warning") follows in brackets."""
         where = ":".join(p for p in (source, str(self.line) if self.line else "") if p)
         parts = [p for p in (where, self.path, self.message) if p]
-        return ": ".join(parts)
+        text = ": ".join(parts)
+        if layer:
+            text += f" [{self.check}{', warning' if self.is_warning else ''}]"
+        return text
 
     def as_dict(self) -> dict:
         """JSON-ready form for `--json` output and API problem details."""
-        return {"path": self.path, "line": self.line, "check": self.check, "message": self.message}
+        return {"path": self.path, "line": self.line, "check": self.check, "message": self.message,
+                "severity": self.severity}
+
+
+WARNING = "warning"
+
+
+def errors_of(issues: list[Issue]) -> list[Issue]:
+    """The issues that make a message invalid (warnings are shown, never a reason to refuse)."""
+    return [i for i in issues if i.severity != WARNING]
 
 
 class GatewayError(Exception):

@@ -17,11 +17,11 @@ from datetime import datetime
 from .. import xml as hardened
 from ..config import PartnerSpec
 from ..crypto.tls import fingerprint
-from ..errors import MessageError, SignatureError
+from ..errors import MessageError, SignatureError, errors_of
 from ..model import Direction, NewReceipt, State
 from ..ports import InboundResult, Peer, StatusInfo
 from . import receipts as rc
-from .header import Header, read_header
+from .header import Header
 from .receipt_flow import SENT_RECEIPT
 
 
@@ -36,7 +36,7 @@ class InboundPipeline:
         gw = self.gw
         now = gw.clock()
         tree = await asyncio.to_thread(hardened.parse, xml, gw.limits)
-        claimed = read_header(tree.getroot())
+        claimed = gw.headers.read(tree)
         partner = gw.directory.find(claimed.author)
         if partner is None:
             return await self._refuse(claimed, rc.UNKNOWN_SENDER, f"sender {claimed.author} is not in the "
@@ -48,7 +48,7 @@ class InboundPipeline:
             verified = await asyncio.to_thread(gw.verifier.verify, xml, partner=partner.id, now=now)
         except SignatureError as exc:
             return await self._refuse(claimed, rc.signature_feedback(exc), str(exc), now, peer)
-        header = read_header(verified.tree)  # from here on: only what was signed
+        header = gw.headers.read(verified.tree)  # from here on: only what was signed
         if (header.message_uuid, header.author) != (claimed.message_uuid, claimed.author):
             return await self._refuse(claimed, rc.SIGNATURE_INVALID, "the signed header differs from "
                                       "the document's header", now, peer)
@@ -57,7 +57,8 @@ class InboundPipeline:
         if header.reader != gw.authority.kennung:
             return await self._reject(header, xml, partner, [rc.Feedback(
                 rc.UNKNOWN_READER, f"message is for {header.reader}, this gateway is {gw.authority.kennung}")], now)
-        issues = await asyncio.to_thread(gw.validator.validate_tree, verified.tree, now=now)
+        found = await asyncio.to_thread(gw.validator.validate_tree, verified.tree, now=now)
+        issues = errors_of(found)
         if issues:
             return await self._reject(header, xml, partner, [
                 rc.Feedback(rc.CHECK_CODES.get(i.check, rc.SCHEMA), i.format()[:2000]) for i in issues[:20]], now)
@@ -65,6 +66,9 @@ class InboundPipeline:
             message_uuid=header.message_uuid, message_type=header.root, partner=partner.id, payload=xml,
             actor=f"{peer.transport}:{partner.id}", state=State.VERIFIED,
             detail=f"signed by {verified.signer.subject} ({verified.signer.via})")
+        warnings = [i for i in found if i.is_warning]
+        if warnings and stored.outcome.value == "new":
+            await gw.store.note(stored.message.id, actor=gw.node, detail=_warnings_text(warnings))
         if stored.outcome.value == "conflict":
             return await self._answer(header, partner, False, [rc.Feedback(
                 rc.DUPLICATE_CONFLICT, "this message UUID was received before with different content")],
@@ -84,7 +88,7 @@ class InboundPipeline:
         try:
             if header.reader != gw.authority.kennung:
                 raise MessageError(f"receipt is for {header.reader}, this gateway is {gw.authority.kennung}")
-            issues = await asyncio.to_thread(gw.validator.validate_tree, tree, now=now)
+            issues = errors_of(await asyncio.to_thread(gw.validator.validate_tree, tree, now=now))
             if issues:
                 raise MessageError(f"receipt does not validate: {issues[0].format()}")
             info = rc.read(tree)
@@ -141,6 +145,14 @@ class InboundPipeline:
             return None
         sent = [r for r in await self.gw.store.receipts(msg.id) if r.kind == SENT_RECEIPT]
         return StatusInfo(message_uuid, msg.state.value, sent[-1].xml if sent else None)
+
+
+def _warnings_text(warnings) -> str:
+    """The routing-slip entry of a received message's validation warnings (code-list policy
+    "known": lists that are not loaded), shown, never a reason to refuse."""
+    shown = "; ".join(w.format(layer=True) for w in warnings[:10])
+    more = f" (+{len(warnings) - 10} more)" if len(warnings) > 10 else ""
+    return f"validation warnings: {shown}{more}"[:2000]
 
 
 def _tls_problem(partner: PartnerSpec, peer: Peer) -> str:

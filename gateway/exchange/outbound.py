@@ -24,13 +24,13 @@ from ..errors import (
     Refused,
     RetryLater,
     ValidationFailed,
+    errors_of,
 )
 from ..mapping import complete_record
 from ..mapping.xsderrors import to_record_paths
 from ..model import Message, NewReceipt, State, Submitted
 from ..ports import Outgoing, Peer, SendResult
 from . import receipts as rc
-from .header import read_header
 
 log = logging.getLogger("gateway.outbound")
 SYNC_REPLY = "sync-reply"           # TransportEvent kind: a sendMessageSync reply (XTA)
@@ -66,11 +66,11 @@ def prepare(gw, message_type: str, record: Any, partner: PartnerSpec, now: datet
         record["nachrichtenkopfG2g"] = head
     record = complete_record(message_type_plan, message_type, record, authority=gw.authority, now=now)
     root = gw.registry.build(message_type, record)
-    header = read_header(root)
+    header = gw.headers.read(root)
     if header.reader != partner.id:
         raise MessageError(f"nachrichtenkopfG2g.leser.kennung is {header.reader}, but the message "
                            f"goes to {partner.id}")
-    issues = gw.validator.validate_tree(root, now=now)
+    issues = errors_of(gw.validator.validate_tree(root, now=now))
     if issues:  # the backend sent a record: name its fields, not XML paths
         raise ValidationFailed(to_record_paths(issues, message_type_plan, root))
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")

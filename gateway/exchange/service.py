@@ -6,7 +6,7 @@ The work lives in modules named after it:
   gateway.exchange.inbound       the inbound pipeline behind the server (InboundPipeline)
   gateway.exchange.receipt_flow  receipts arriving as messages, our receipts sent back, transport events
   gateway.exchange.retry         RetryPolicy/Decision: the one place that decides retry vs dead
-  gateway.exchange.header        Header/read_header: a message's routing facts
+  gateway.exchange.header        Headers/Header: a message's routing facts through its standard's profile
 
 The names other parts imported from here before the split are re-exported.
 """
@@ -22,7 +22,7 @@ from ..ports import InboundResult, TransportEvent
 from . import outbound, receipt_flow
 from . import receipts as rc
 from .directory import Directory
-from .header import Header, read_header
+from .header import Header, Headers, read_header
 from .inbound import InboundPipeline
 from .outbound import SYNC_REPLY
 from .receipt_flow import RECEIPT_CLIENT, SENT_RECEIPT, digest
@@ -47,6 +47,7 @@ class Gateway:
         self.store = store
         self.registry = registry
         self.validator = validator
+        self.headers = Headers(validator.catalog.standards)  # compiled once: start-up errors here
         self.signer = signer
         self.verifier = verifier
         self.directory = directory

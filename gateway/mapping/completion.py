@@ -99,7 +99,7 @@ def prepare_message(registry: Any, type_id: str, record: Any, *, authority: Auth
     """Shell path from a backend record to a checked message tree: complete the record, build
     it (structure, facets, XSD) and, with a validator, check code lists and business rules.
     Raises ValidationFailed whose issues all carry record field paths."""
-    from ..errors import ValidationFailed
+    from ..errors import ValidationFailed, errors_of
     from .xsderrors import to_record_paths
 
     now = now or datetime.now(timezone.utc)
@@ -108,7 +108,7 @@ def prepare_message(registry: Any, type_id: str, record: Any, *, authority: Auth
                              new_uuid=new_uuid)
     root = registry.build(type_id, record)
     if validator is not None:
-        issues = validator.validate_tree(root, now=now)
+        issues = errors_of(validator.validate_tree(root, now=now))
         if issues:
             raise ValidationFailed(to_record_paths(issues, message_type.plan, root))
     return root

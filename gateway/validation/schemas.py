@@ -20,6 +20,7 @@ from .xsdtree import parse_schema_documents, serialize
 
 
 _MAX_TAGS = 1024
+XS = "http://www.w3.org/2001/XMLSchema"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,18 @@ class CompiledSchema:
     schematron: tuple[SchematronRules, ...] = ()
     rules: bool = False
     version_attribute: str = "version"
+    codelist_policy: str = "strict"         # strict | known | off (standards.POLICIES)
+    roots: tuple[str, ...] = ()             # global element names: the message types it validates
     code_sets: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
     codes_complete: bool = False
     rule_patterns: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     rules_compiled: frozenset[str] = frozenset()
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def schematron_files(self) -> tuple[str, ...]:
+        """The Schematron files checked for this schema."""
+        return tuple(s.source for s in self.schematron)
 
     @property
     def code_pairs(self) -> frozenset[tuple[str, str]]:
@@ -81,6 +89,10 @@ class SchemaCatalog:
         self._by_ns = by_ns
         # root tag -> (version attribute, {version: schema}): select's shortcut, filled on use
         self._by_tag: dict[str, tuple[str, dict[str, CompiledSchema]]] = {}
+
+    def compiled(self) -> list[CompiledSchema]:
+        """Every compiled schema, sorted by (namespace, version)."""
+        return [self._by_key[k] for k in sorted(self._by_key)]
 
     def known(self) -> list[tuple[str, str, str]]:
         """(namespace, version, standard name) of every compiled schema, sorted."""
@@ -131,29 +143,38 @@ def _compile_standard(std: Standard, lists: CodeLists) -> list[CompiledSchema]:
         if not spec.namespace:
             raise ConfigError(f"standard {std.name}: schema {spec.file} has no targetNamespace; "
                               "give namespace in standard.toml")
-        schema, codes, rules = _compile_with_plans(spec.file, catalog, lists, std.rules)
+        schema, codes, rules, roots = _compile_with_plans(
+            spec.file, catalog, lists if std.codelist_policy != "off" else CodeLists(), std.rules,
+            spec.namespace)
         out.append(CompiledSchema(
             standard=std.name, namespace=spec.namespace, version=spec.version, file=spec.file,
             schema=schema, schematron=shared + tuple(SchematronRules(s) for s in spec.schematron),
             rules=std.rules, version_attribute=std.version_attribute,
+            codelist_policy=std.codelist_policy, roots=roots,
             code_sets=codes.sets, codes_complete=codes.complete,
             rule_patterns=rules.patterns, rules_compiled=rules.compiled))
     return out
 
 
 def _compile_with_plans(file: str, catalog: XmlCatalog | None, lists: CodeLists,
-                        with_rules: bool) -> tuple[etree.XMLSchema, CodePlan, RulePlan]:
+                        with_rules: bool, namespace: str
+                        ) -> tuple[etree.XMLSchema, CodePlan, RulePlan, tuple[str, ...]]:
     """The schema as written, then (if code lists or value rules could be compiled in) again
-    with them, from documents rewritten in memory; the plain one if libxml2 refuses that."""
+    with them, from documents rewritten in memory; the plain one if libxml2 refuses that.
+    Also the names of the global elements of `namespace` (the message types)."""
     documents: dict[str, bytes] = {}
     schema = compile_schema(file, catalog, documents=documents)
     roots = parse_schema_documents(documents)
+    elements = tuple(sorted({el.get("name") for root in roots.values()
+                             if root.get("targetNamespace", namespace) == namespace
+                             for el in root.iterchildren(f"{{{XS}}}element") if el.get("name")}))
     codes = plan_codes(roots, lists)
     rules = plan_rules(roots) if with_rules else RulePlan()
     rewrites = {path: serialize(roots[path]) for path in codes.changed | rules.changed}
     if not rewrites:
-        return schema, codes, rules
+        return schema, codes, rules, elements
     try:
-        return compile_schema(file, catalog, rewrite=lambda p, d: rewrites.get(p, d)), codes, rules
+        return (compile_schema(file, catalog, rewrite=lambda p, d: rewrites.get(p, d)), codes, rules,
+                elements)
     except ConfigError:
-        return schema, CodePlan(), RulePlan()
+        return schema, CodePlan(), RulePlan(), elements

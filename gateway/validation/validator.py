@@ -15,7 +15,7 @@ from typing import Iterable
 
 from lxml import etree
 
-from ..errors import Issue, ValidationFailed, XmlSecurityError
+from ..errors import WARNING, Issue, ValidationFailed, XmlSecurityError, errors_of
 from ..resources import xsd_dir
 from ..xml import Limits, parse
 from .codeschema import code_issue, not_in_list
@@ -85,8 +85,11 @@ class Validator:
                 return problems
             if rule_failed:
                 skip = frozenset()              # Python words the issues, as always
-        if not compiled.codes_complete:
-            issues = self._codelist_issues(root)  # also finds the compiled ones again
+        if compiled.codelist_policy == "off":
+            issues = []
+        elif not compiled.codes_complete:
+            issues = self._codelist_issues(root, compiled.codelist_policy == "known")
+            # also finds the compiled ones again
         if compiled.rules:
             issues += check_rules(root, RuleContext.at(now, self.clock_skew), skip)
         if compiled.schematron:
@@ -100,14 +103,15 @@ class Validator:
             tree = parse(xml, self.limits)
         except XmlSecurityError as exc:
             raise ValidationFailed([_parse_issue(exc)]) from None
-        issues = self.validate_tree(tree, now=now)
+        issues = errors_of(self.validate_tree(tree, now=now))
         if issues:
             raise ValidationFailed(issues)
         return tree
 
-    def _codelist_issues(self, root: etree._Element) -> list[Issue]:
+    def _codelist_issues(self, root: etree._Element, known_only: bool) -> list[Issue]:
         """Every code element whose parent carries listURI (the XÖV code type shape): its code
-        must be in that list version. The hot path is one set lookup per code."""
+        must be in that list version. The hot path is one set lookup per code. With
+        `known_only` (policy "known") a list that is not loaded is a warning."""
         issues = []
         valid = self.catalog.valid_codes
         for code_el in root.iter(_CODE_TAGS):
@@ -115,22 +119,31 @@ class Validator:
             uri = parent.get("listURI")
             if uri is None or (uri, parent.get("listVersionID"), code_el.text) in valid:
                 continue
-            issue = self._code_issue(parent, code_el, uri)
+            issue = self._code_issue(parent, code_el, uri, known_only)
             if issue is not None:
                 issues.append(issue)
         return issues
 
-    def _code_issue(self, el: etree._Element, code_el: etree._Element, uri: str) -> Issue | None:
-        """The issue of one code not found on the fast path (or None: it was only spacing)."""
+    def _code_issue(self, el: etree._Element, code_el: etree._Element, uri: str,
+                    known_only: bool) -> Issue | None:
+        """The issue of one code not found on the fast path (or None: it was only spacing).
+        XÖV rules for empty attributes: an empty listVersionID means the newest loaded version
+        of the list; an empty listURI names no list at all (a fixed or default value in the
+        schema would have been used by a sender that leaves the attribute out)."""
         lists = self.catalog.codelists
-        version = el.get("listVersionID")
-        code = " ".join("".join(code_el.itertext()).split())  # xs:token collapses whitespace
+        uri = " ".join(uri.split())
+        version = " ".join((el.get("listVersionID") or "").split()) or None
+        severity = WARNING if known_only else "error"
+        if not uri:
+            return Issue("no code list named (listURI is empty), the code is not checked",
+                         element_path(el), el.sourceline, "codelist", severity)
         cl = lists.get(uri, version)
         if cl is None:
             known = lists.versions(uri)
             what = f"code list {uri}" + (f" version {version}" if version else "")
             hint = f" (known versions: {', '.join(known)})" if known else ""
-            return Issue(f"unknown {what}{hint}", element_path(el), el.sourceline, "codelist")
+            return Issue(f"unknown {what}{hint}", element_path(el), el.sourceline, "codelist", severity)
+        code = " ".join("".join(code_el.itertext()).split())  # xs:token collapses whitespace
         if code in cl.codes:
             return None
         return not_in_list(code_el, code, uri, cl.version)

@@ -34,7 +34,7 @@ def test_invalid_exits_1_with_file_line_path_message(capsys):
     assert main(["validate", str(GOLDEN[0]), str(IBAN)]) == 1
     out, _ = capsys.readouterr()
     assert out == (f"{IBAN}:86: personenstand.urkundenantrag.0100/sepaLastschrift/iban: "
-                   "'DE89370400440532013001' is not a valid IBAN (check digits do not match)\n")
+                   "'DE89370400440532013001' is not a valid IBAN (check digits do not match) [rule]\n")
 
 
 def test_unreadable_file_is_invalid_not_a_crash(capsys, tmp_path):
@@ -53,7 +53,8 @@ def test_json_prints_one_object_per_file(capsys):
     assert second["valid"] is False
     assert second["issues"] == [{"path": "personenstand.urkundenantrag.0100/sepaLastschrift/iban",
                                  "line": 86, "check": "rule",
-                                 "message": "'DE89370400440532013001' is not a valid IBAN (check digits do not match)"}]
+                                 "message": "'DE89370400440532013001' is not a valid IBAN (check digits do not match)",
+                                 "severity": "error"}]
 
 
 def test_no_files_is_a_usage_error(capsys):

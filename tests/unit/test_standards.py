@@ -69,11 +69,12 @@ def test_genericode_list_version_decides(validator):
     assert lists.get("urn:example:codeliste:terminart", "2").name("ONLINE") == "Videotermin"
 
 
-def test_unknown_list_version_is_an_issue(validator):
+def test_unknown_list_version_is_a_warning_under_the_default_known_policy(validator):
     xml = (DOCS / "xtermin-1.0-valid.xml").read_bytes().replace(b'listVersionID="1"', b'listVersionID="7"', 1)
     (issue,) = validator.validate(xml, now=NOW)
     assert issue.check == "codelist" and issue.path == "terminmeldung/termin[1]/art"
     assert issue.message == "unknown code list urn:example:codeliste:terminart version 7 (known versions: 1, 2)"
+    assert issue.severity == "warning" and validator.check(xml, now=NOW) is not None
 
 
 @pytest.mark.parametrize("rules, expected", [("", []), ("rules = true\n", ["rule"])])
