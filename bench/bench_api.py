@@ -76,7 +76,11 @@ def _args(argv):
     p = argparse.ArgumentParser(description="backend API overhead")
     p.add_argument("--n", type=int, default=30, help="submits per round")
     p.add_argument("--rounds", type=int, default=5)
-    return p.parse_args(argv)
+    p.add_argument("--quick", action="store_true", help="a few seconds: --n 5 --rounds 1")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.rounds = 5, 1
+    return args
 
 
 async def _setup(root: Path) -> dict:

@@ -61,7 +61,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--n", type=int, default=1000, help="builds per round (default 1000)")
     parser.add_argument("--rounds", type=int, default=9, help="rounds, best kept (default 9)")
     parser.add_argument("--size", type=int, default=5000, help="message size in bytes (default 5000)")
+    parser.add_argument("--quick", action="store_true", help="a few seconds: --n 50 --rounds 1")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.rounds = 50, 1
 
     registry = Registry.load()
     message_type = registry.get(TYPE)

@@ -165,7 +165,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--batch", type=int, default=200, help="transitions per measured call")
     ap.add_argument("--rounds", type=int, default=5, help="best of this many rounds")
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--quick", action="store_true", help="a few seconds: --batch 20 --rounds 1")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.batch, args.rounds = 20, 1
     loop = asyncio.new_event_loop()
     try:
         if args.only in (None, "sqlite"):

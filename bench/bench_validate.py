@@ -53,7 +53,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=200, help="validations per round")
     ap.add_argument("--rounds", type=int, default=60)
     ap.add_argument("--runs", type=int, default=1, help="repeat everything; report min/median ratio")
+    ap.add_argument("--quick", action="store_true", help="a few seconds: --n 20 --rounds 2")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.rounds = 20, 2
     validator = Validator.from_standards([own_standard(xsd_dir())])
     now = datetime(2025, 6, 1, tzinfo=timezone.utc)
     ratios: dict[str, list[float]] = {}
