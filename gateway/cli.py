@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "gateway.commands.folders",
     "gateway.commands.jobs",
     "gateway.commands.tokens",
+    "gateway.commands.users",
     "gateway.commands.demo",
 )
 

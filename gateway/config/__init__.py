@@ -21,6 +21,8 @@ from ..errors import ConfigError
 from .sections import (
     SECTIONS,
     ApiSection,
+    ConsoleSection,
+    ConsoleUnitSpec,
     DeliverySection,
     FoldersSection,
     GatewaySection,
@@ -45,6 +47,7 @@ __all__ = [
     "GatewaySection", "SchemasSection", "TrustSpec", "PartnerSpec", "PartnersSection", "ServerSection",
     "DeliverySection", "OwnKeySpec", "KeysSection", "StoreSection", "ApiSection", "WebhooksSection",
     "OutboundFolderSpec", "InboundFolderSpec", "SourceFolderSpec", "FoldersSection", "SchedulerSection",
+    "ConsoleSection", "ConsoleUnitSpec",
 ]
 
 

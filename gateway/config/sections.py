@@ -390,6 +390,53 @@ class SchedulerSection:
         return section
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleUnitSpec:
+    """[console.units."NAME"]: one clerks' mailbox unit (docs/console.md)."""
+
+    name: str                              # the unit's id (the table name), given to clerks with --unit
+    title: str = ""                        # shown in the mailbox; default: the name
+    types: tuple[str, ...] = ()            # message type ids or patterns (personenstand.*) it receives
+    readers: tuple[str, ...] = ()          # reader ids (leser kennung) or patterns it receives
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSection:
+    """[console]: the operators' console and the clerks' mailbox in the browser (docs/console.md)."""
+
+    enabled: bool = True                   # serve /console/ from `gateway serve`
+    session_minutes: int = 480             # a login lasts this long (then log in again)
+    secure_cookie: bool = False            # Secure cookies without TLS here (TLS ends at a proxy);
+                                           # with [server] tls_cert they are always Secure
+    login_failures: int = 5                # failed logins per account, and per address, before a lock
+    login_lock_seconds: int = 300          # how long such a lock lasts
+    page_size: int = 50                    # rows per page of message lists
+    units: tuple[ConsoleUnitSpec, ...] = ()  # [console.units."NAME"] tables: the mailbox units
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "ConsoleSection":
+        """Build from the [console] table and its [console.units.NAME] tables."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        data = dict(data)
+        tables = data.pop("units", {})
+        if not isinstance(tables, Mapping):
+            raise ConfigError(f"{where[:-1]}.units]: must be a table of named units")
+        units = []
+        for name, table in tables.items():
+            at = f'{where[:-1]}.units."{name}"]'
+            if not isinstance(table, Mapping) or "name" in table:
+                raise ConfigError(f"{at}: must be a table; the name is the table name")
+            unit = build_dataclass(ConsoleUnitSpec, {"name": name, **table}, at)
+            if not (unit.types or unit.readers):
+                raise ConfigError(f"{at}: set `types` and/or `readers`, else the unit receives nothing")
+            units.append(unit)
+        section = build_dataclass(cls, data, where)
+        if section.session_minutes < 1 or section.login_failures < 1 or section.page_size < 1:
+            raise ConfigError(f"{where}: session_minutes, login_failures and page_size must be >= 1")
+        return dataclasses.replace(section, units=tuple(units))
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
@@ -402,4 +449,5 @@ SECTIONS: dict[str, type] = {
     "scheduler": SchedulerSection,
     "api": ApiSection,
     "webhooks": WebhooksSection,
+    "console": ConsoleSection,
 }

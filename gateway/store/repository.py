@@ -379,8 +379,10 @@ class Store:
     async def list(self, *, direction: Direction | None = None, state: State | Sequence[State] | None = None,
                    partner: str | None = None, message_type: str | None = None,
                    since: datetime | None = None, updated_before: datetime | None = None,
-                   limit: int = 100, before_id: str | None = None) -> list[Message]:
-        """Messages matching every given filter, newest first (page with `before_id`)."""
+                   limit: int = 100, before_id: str | None = None, until: datetime | None = None,
+                   message_uuid: str | None = None, client_ref: str | None = None) -> list[Message]:
+        """Messages matching every given filter, newest first (page with `before_id`);
+        `since`/`until` bound the creation time as [since, until)."""
         q = select(*batch.META_COLUMNS)
         if direction is not None:
             q = q.where(m.direction == Direction(direction).value)
@@ -393,6 +395,12 @@ class Store:
             q = q.where(m.message_type == message_type)
         if since is not None:
             q = q.where(m.created_at >= since)
+        if until is not None:
+            q = q.where(m.created_at < until)
+        if message_uuid is not None:
+            q = q.where(m.message_uuid == message_uuid)
+        if client_ref is not None:
+            q = q.where(m.client_ref == client_ref)
         if updated_before is not None:
             q = q.where(m.updated_at < updated_before)
         if before_id is not None:

@@ -167,3 +167,35 @@ webhook_cursor = Table(
     Column("name", String(40), primary_key=True),
     Column("position", BigInteger, nullable=False),          # history ids up to here are scanned
 )
+
+
+# -- the console (gateway.console; migration 0003) -------------------------------------------------
+
+console_users = Table(
+    "console_users", metadata,
+    Column("name", String(100), primary_key=True),          # login name
+    Column("password", String(200), nullable=False),        # argon2id hash (PHC string), never the password
+    Column("role", String(20), nullable=False),             # operator | clerk | auditor
+    Column("units", Text, nullable=False),                  # JSON list of mailbox units (clerks)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("id", String(64), primary_key=True),              # SHA-256 (hex) of the cookie value
+    Column("user_name", String(100), ForeignKey("console_users.name", ondelete="CASCADE"),
+           nullable=False),
+    Column("csrf", String(64), nullable=False),              # the session's CSRF token
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "user_name"),
+)
+
+console_reads = Table(
+    "console_reads", metadata,
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_name", String(100), primary_key=True),      # who opened it (unread marks per user)
+    Column("at", UTCDateTime, nullable=False),
+)

@@ -81,9 +81,21 @@ async def acknowledge(request: web.Request) -> web.Response:
             raise ApiError("bad-request", "the body is optional: {\"note\": \"up to 500 characters\"}",
                            errors=[field_error("note", "a string of at most 500 characters")])
     store = request.app[GATEWAY_KEY].store
-    actor = f"api:{grant.name}"
-    detail = f"taken over by {grant.name}" + (f": {note}" if note else "")
-    steps = {State.VERIFIED: [Transition(msg.id, State.DELIVERED, actor, f"fetched via the API by {grant.name}"),
+    msg = await take_over(store, msg, actor=f"api:{grant.name}", by=grant.name, via="the API", note=note)
+    if msg.state is not State.ACKNOWLEDGED:
+        raise ApiError("conflict", f"message {msg.id} is {msg.state.value}; only verified or "
+                       "delivered messages can be acknowledged")
+    data = views.message(msg)
+    data["timeline"] = views.timeline(await store.history(msg.id))
+    return web.json_response(data)
+
+
+async def take_over(store, msg, *, actor: str, by: str, via: str, note: str = ""):
+    """The one acknowledgement rule (API ack, console take-over): verified -> delivered ->
+    acknowledged in one transaction, delivered -> acknowledged; a concurrent acknowledgement
+    wins quietly. Returns the message as it is now (not acknowledged: it was in another state)."""
+    detail = f"taken over by {by}" + (f": {note}" if note else "")
+    steps = {State.VERIFIED: [Transition(msg.id, State.DELIVERED, actor, f"fetched via {via} by {by}"),
                               Transition(msg.id, State.ACKNOWLEDGED, actor, detail)],
              State.DELIVERED: [Transition(msg.id, State.ACKNOWLEDGED, actor, detail)]}.get(msg.state)
     if steps:
@@ -91,13 +103,7 @@ async def acknowledge(request: web.Request) -> web.Response:
             await store.transition_many(steps)
         except StateError:
             pass                              # a concurrent acknowledgement won: look again
-    msg = await store.get(msg.id)
-    if msg.state is not State.ACKNOWLEDGED:
-        raise ApiError("conflict", f"message {msg.id} is {msg.state.value}; only verified or "
-                       "delivered messages can be acknowledged")
-    data = views.message(msg)
-    data["timeline"] = views.timeline(await store.history(msg.id))
-    return web.json_response(data)
+    return await store.get(msg.id)
 
 
 async def _inbound(request: web.Request):
