@@ -82,7 +82,9 @@ async def letter(request: web.Request, *, error: str = "", form: answers.AnswerF
         await store.audit("console.opened", actor=actor(request), message_id=msg.id)
     fields, files, record_error = await record_of(request, msg, await store.payload(msg.id))
     reasons = console.gw.registry.codelists.get(answers.REASONS_LIST)
-    return render(request, "letter.html", status=status, msg=msg, fields=fields, attachments=files,
+    header = [f for f in fields if f.key.startswith("nachrichtenkopf")]   # routing facts: folded away
+    return render(request, "letter.html", status=status, msg=msg, attachments=files,
+                  header=header, fields=[f for f in fields if f not in header],
                   record_error=record_error, answerable=answers.answerable(msg.message_type),
                   answer=await _answer_of(store, msg), error=error,
                   form=form or answers.AnswerForm(decision="accept", fee="12.00",

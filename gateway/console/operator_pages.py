@@ -15,7 +15,7 @@ from .. import xml as hardened
 from ..errors import GatewayError, MessageError, NotFound, StateError
 from ..exchange import receipts as rc
 from ..model import CANCELLABLE, RETRYABLE, Direction, State
-from .record_view import RecordView
+from .record_view import RecordView, tree_fields
 from .web import actor, console_of, fail, render, require, session_of
 from .xml_view import tokens
 
@@ -90,12 +90,19 @@ async def load_message(request: web.Request):
 
 
 async def record_of(request: web.Request, msg, payload: bytes):
-    """(fields, attachments, error) of a message's record; error text when it cannot be read."""
+    """(fields, attachments, error) of a message's record (our types from their schema plan,
+    any other type as its element tree); error text when it cannot be read."""
     gw = console_of(request).gw
     try:
         type_id, record = await asyncio.to_thread(gw.registry.received_record, payload, gw.limits)
         view = RecordView(gw.registry.get(type_id).plan, gw.registry.codelists)
         return view.fields(record), view.attachments, ""
+    except NotFound:                                  # a third-party standard's type: its elements
+        try:
+            root = await asyncio.to_thread(lambda: hardened.parse(payload, gw.limits).getroot())
+        except GatewayError as exc:
+            return [], [], str(exc)
+        return tree_fields(root), [], ""
     except GatewayError as exc:
         return [], [], str(exc)
 

@@ -159,3 +159,27 @@ def attachments(plan: ElementPlan, record: dict, codelists: Any = None) -> list[
     view = RecordView(plan, codelists)
     view.fields(record)
     return view.attachments
+
+
+SIGNATURE_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def tree_fields(root) -> list[Field]:
+    """A message no type of ours describes (a configured third-party standard): its elements as
+    fields in document order, labelled by their names, leaves with their text; the enveloped
+    signature left out, IBANs masked."""
+    from lxml import etree
+
+    def walk(element) -> Field:
+        name = etree.QName(element).localname
+        kids = [c for c in element if isinstance(c.tag, str) and etree.QName(c).namespace != SIGNATURE_NS]
+        f = Field(name, humanize(name))
+        if kids:
+            f.children = [walk(c) for c in kids]
+        else:
+            text = (element.text or "").strip()
+            f.value = mask_iban(text) if "iban" in name.lower() else text
+            f.multiline = "\n" in text or len(text) > 120
+        return f
+
+    return [walk(c) for c in root if isinstance(c.tag, str) and etree.QName(c).namespace != SIGNATURE_NS]

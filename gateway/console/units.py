@@ -19,10 +19,12 @@ MAILBOX_STATES = (State.VERIFIED, State.DELIVERED, State.ACKNOWLEDGED)
 class Units:
     """The configured units and a cache of each message's reader (payloads never change)."""
 
-    def __init__(self, specs, store, limits=hardened.DEFAULT_LIMITS, cache_size: int = 10_000):
+    def __init__(self, specs, store, limits=hardened.DEFAULT_LIMITS, cache_size: int = 10_000,
+                 read=read_header):
         self.specs = {spec.name: spec for spec in specs}
         self.store = store
         self.limits = limits
+        self.read = read                       # the header reader (the gateway's standards' profiles)
         self.cache_size = cache_size
         self._readers: OrderedDict[str, str] = OrderedDict()
 
@@ -41,7 +43,7 @@ class Units:
             payload = await self.store.payload(msg.id)
             try:
                 root = await asyncio.to_thread(lambda: hardened.parse(payload, self.limits).getroot())
-                found = read_header(root).reader
+                found = self.read(root).reader
             except GatewayError:
                 found = ""
             self._readers[msg.id] = found

@@ -75,7 +75,7 @@ def create_console(gateway, *, jobs: Callable[[], list[dict]] | None = None,
         gw=gateway, accounts=Accounts(gateway.store, clock=gateway.clock),
         sessions=Sessions(gateway.store, sec.session_minutes, clock=gateway.clock),
         throttle=LoginThrottle(sec.login_failures, sec.login_lock_seconds),
-        units=Units(sec.units, gateway.store, gateway.limits),
+        units=Units(sec.units, gateway.store, gateway.limits, read=gateway.headers.read),
         status=Status(gateway, jobs), templates=templates(),
         secure=bool(config.server.tls_cert) or sec.secure_cookie if secure is None else secure,
         page_size=sec.page_size)

@@ -133,3 +133,18 @@ def test_xml_view_indents_and_keeps_text_as_text():
     assert ("text", "t &lt;script&gt;") in found and ("comment", "<!-- c -->") in found
     assert ("text", "\n  ") in found                                        # indented
     assert tokens(b"not xml <b>")[0][1].startswith("not xml")              # shown as stored
+
+
+def test_a_type_we_do_not_know_is_shown_as_its_element_tree():
+    from lxml import etree
+
+    from gateway.console.record_view import tree_fields
+    root = etree.fromstring(
+        b'<x:nachricht xmlns:x="urn:other" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+        b'<kopf><absender>ags:1</absender></kopf><kontoIBAN>DE89370400440532013000</kontoIBAN>'
+        b'<text>&lt;script&gt;</text><ds:Signature/></x:nachricht>')
+    fields = tree_fields(root)
+    assert [f.key for f in fields] == ["kopf", "kontoIBAN", "text"]
+    assert fields[0].children[0].label == "Absender" and fields[0].children[0].value == "ags:1"
+    assert fields[1].value.endswith("3000") and "DE89" not in fields[1].value
+    assert fields[2].value == "<script>"                  # text, escaped by the template
