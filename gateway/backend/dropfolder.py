@@ -46,6 +46,7 @@ from ..errors import (
 )
 from ..mapping.reader import record_paths
 from ..model import Direction, Message, State
+from .received import received_view
 
 log = logging.getLogger("gateway.dropfolder")
 ENVELOPE_KEYS = frozenset({"type", "partner", "record", "client_ref"})
@@ -65,7 +66,7 @@ class Drop:
     partner: str
     record: Any
     client_ref: str
-    kind: str                                   # "json" or "xml"
+    kind: str                                   # "json", "xml" (a record read from XML) or "message" (sent as it is)
     lines: Mapping[str, int] | None = None      # record path -> XML line (XML only)
     prefix: str = ""                            # where the record sits in the file ("record.")
 
@@ -76,14 +77,16 @@ def client_ref(name: str, data: bytes) -> str:
 
 
 def parse_drop(spec: OutboundFolderSpec, name: str, data: bytes, registry,
-               limits: hardened.Limits | None = None) -> Drop:
+               limits: hardened.Limits | None = None, headers=None) -> Drop:
     """Read a drop file (JSON envelope, bare JSON record or unsigned XML); MessageError or
-    ValidationFailed (issues with line or record path) when it cannot be submitted."""
+    ValidationFailed (issues with line or record path) when it cannot be submitted. An XML
+    message of a type without a record mapping (a configured standard) is read through
+    `headers` (gateway.exchange.header.Headers) and submitted as it is (kind "message")."""
     head = data.lstrip()[:1]
     if name.lower().endswith(".json") or head in (b"{", b"["):
         return _parse_json(spec, name, data)
     if name.lower().endswith(".xml") or head == b"<":
-        return _parse_xml(spec, name, data, registry, limits)
+        return _parse_xml(spec, name, data, registry, limits, headers)
     raise MessageError("neither JSON (a record) nor XML (a message): name it .json or .xml")
 
 
@@ -123,7 +126,7 @@ def _parse_json(spec: OutboundFolderSpec, name: str, data: bytes) -> Drop:
 
 
 def _parse_xml(spec: OutboundFolderSpec, name: str, data: bytes, registry,
-               limits: hardened.Limits | None) -> Drop:
+               limits: hardened.Limits | None, headers=None) -> Drop:
     try:
         tree = hardened.parse(data, limits) if limits else hardened.parse(data)
     except XmlSecurityError as exc:
@@ -132,7 +135,13 @@ def _parse_xml(spec: OutboundFolderSpec, name: str, data: bytes, registry,
     if root.find(f".//{DSIG}") is not None:
         raise MessageError("the message is already signed; drop folders take unsigned messages "
                            "(the gateway signs)")
-    message_type = registry.identify(root)
+    try:
+        message_type = registry.identify(root)
+    except NotFound:
+        if headers is None:
+            raise
+        header = headers.read(root)
+        return Drop(header.root, header.reader or spec.partner, None, client_ref(name, data), "message")
     try:
         _, record = registry.parse(tree, validate=False)
     except MappingError as exc:
@@ -207,13 +216,17 @@ class OutboundFolder:
         drop = None
         try:
             drop = await asyncio.to_thread(parse_drop, self.spec, path.name, data, self.gw.registry,
-                                           self.gw.limits)
+                                           self.gw.limits, self.gw.headers)
             refused = self.spec.allows(drop.message_type, drop.partner)
             if refused:
                 raise MessageError(refused)
-            submitted = await self.gw.submit_new(drop.message_type, drop.record, to=drop.partner,
-                                                 client=self.spec.client, client_ref=drop.client_ref,
-                                                 actor=self.actor)
+            if drop.kind == "message":
+                submitted = await self.gw.submit_xml(data, to=drop.partner, client=self.spec.client,
+                                                     client_ref=drop.client_ref, actor=self.actor)
+            else:
+                submitted = await self.gw.submit_new(drop.message_type, drop.record, to=drop.partner,
+                                                     client=self.spec.client, client_ref=drop.client_ref,
+                                                     actor=self.actor)
         except ValidationFailed as exc:
             return await self._fail(path, data, locate(drop, exc.issues) if drop else exc.issues)
         except MappingError as exc:
@@ -328,7 +341,7 @@ class InboundFolders:
                                "partner": msg.partner, "received_at": _stamp(msg.created_at),
                                "sha256": msg.digest}
         try:
-            doc["record"] = self.gw.registry.received_record(xml, self.gw.limits)[1]
+            doc.update(received_view(self.gw, xml))   # no "record" for a type without a mapping
         except (MessageError, NotFound) as exc:
             doc["record"], doc["error"] = None, f"cannot be read as a record: {exc}"
         return json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n"

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError, LeaseLost, NotFound, SignatureError, StateError
 from ..model import TRANSITIONS, Direction, State
+from .received import received_view
 
 log = logging.getLogger("gateway.webhooks")
 SIGNATURE_HEADER = "X-Gateway-Signature"
@@ -180,9 +181,9 @@ class Webhooks:
                  "message": views.message(msg)}
         try:
             payload = await gw.store.payload(msg.id)
-            _, event["record"] = await asyncio.to_thread(gw.registry.received_record, payload, gw.limits)
+            event.update(await asyncio.to_thread(received_view, gw, payload))
         except Exception as exc:  # noqa: BLE001 - push without the record; GET /api/inbound/{id} has the XML
-            log.warning("message %s: no record for the webhook: %s", msg.id, exc)
+            log.warning("message %s: no header/record for the webhook: %s", msg.id, exc)
         ok, outcome = await self._post(event)
         if ok:
             self._failures.pop(msg.id, None)

@@ -50,7 +50,7 @@ class PartnerSpec:
     name: str = ""
     endpoints: tuple[str, ...] = ()        # URLs, tried in order
     transport: str = "http"                # adapter name (http, soap, xta, folder, memory)
-    accepts: tuple[str, ...] = ()          # message type ids the partner accepts ("*" = any)
+    accepts: tuple[str, ...] = ()          # message types (root names) it accepts: "*" = any, patterns like "Aussonderung.*", "STANDARD:TYPE" where ambiguous
     trust: TrustSpec = TrustSpec()
     client_cert: str = ""                  # mutual TLS: certificate (PEM) presented to the partner
     client_key: str = ""                   # its key (PEM)

@@ -8,6 +8,7 @@ never reach or never believe refuses to start.
 from __future__ import annotations
 
 import difflib
+from fnmatch import fnmatchcase
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -49,15 +50,16 @@ class Directory:
             raise NotFound(f"partner {partner_id!r} is not in the directory{hint}")
         return spec
 
-    def accepts(self, partner_id: str, message_type: str) -> bool:
+    def accepts(self, partner_id: str, message_type: str, standard: str = "") -> bool:
         """True when the partner exists and accepts this message type ("*" accepts any)."""
         spec = self.partners.get(partner_id)
-        return spec is not None and _accepts(spec, message_type)
+        return spec is not None and _accepts(spec, message_type, standard)
 
-    def require(self, partner_id: str, message_type: str) -> PartnerSpec:
-        """The partner, after checking it accepts the type; NotFound or NotAccepted otherwise."""
+    def require(self, partner_id: str, message_type: str, standard: str = "") -> PartnerSpec:
+        """The partner, after checking it accepts the type (of `standard`, for entries that
+        name one); NotFound or NotAccepted otherwise."""
         spec = self.get(partner_id)
-        if not _accepts(spec, message_type):
+        if not _accepts(spec, message_type, standard):
             taken = ", ".join(spec.accepts) or "nothing"
             raise NotAccepted(f"partner {partner_id} does not accept {message_type} (accepts: {taken})")
         return spec
@@ -120,5 +122,16 @@ def describe(spec: PartnerSpec) -> dict:
     }
 
 
-def _accepts(spec: PartnerSpec, message_type: str) -> bool:
-    return "*" in spec.accepts or message_type in spec.accepts
+def _accepts(spec: PartnerSpec, message_type: str, standard: str = "") -> bool:
+    """An entry of `accepts` is "*", a message type (root element name) or a pattern of them
+    ("Aussonderung.*", fnmatch syntax), optionally prefixed by a standard's name and ':'
+    where two standards share type names ("xdomea:Aussonderung.*")."""
+    for entry in spec.accepts:
+        name, sep, pattern = entry.partition(":")
+        if sep and not fnmatchcase(message_type, entry):
+            if standard and name == standard and fnmatchcase(message_type, pattern):
+                return True
+            continue
+        if entry == "*" or entry == message_type or fnmatchcase(message_type, entry):
+            return True
+    return False

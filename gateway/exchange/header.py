@@ -163,8 +163,16 @@ class Headers:
         if isinstance(root, etree._ElementTree):
             root = root.getroot()
         ns = etree.QName(root).namespace or ""
-        profile, standard = self._by_ns.get(ns, (_g2g, OWN_NAME))
-        return profile(root, standard)
+        found = self._by_ns.get(ns)
+        if found is not None:
+            return found[0](root, found[1])
+        try:
+            return _g2g(root, OWN_NAME)
+        except MessageError as exc:
+            if not self._by_ns:
+                raise
+            raise MessageError(f"{exc}; namespace '{ns}' belongs to no configured standard "
+                               "(gateway standards lists them)") from None
 
 
 _DEFAULT = Headers()

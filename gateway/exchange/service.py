@@ -77,6 +77,13 @@ class Gateway:
         return await outbound.submit_new(self, message_type, record, to=to, client=client,
                                          client_ref=client_ref, actor=actor)
 
+    async def submit_xml(self, xml: bytes, *, to: str, client: str = "", client_ref: str | None = None,
+                         actor: str = "api", authorize=None) -> Submitted:
+        """Validate, sign and store a backend's complete XML message of a configured standard
+        (the type is the root element; header facts through the standard's profile)."""
+        return await outbound.submit_xml(self, xml, to=to, client=client, client_ref=client_ref,
+                                         actor=actor, authorize=authorize)
+
     async def drain_once(self, limit: int = 20) -> int:
         """Claim due outbound messages and deliver them concurrently; returns how many."""
         return await outbound.drain_once(self, limit)

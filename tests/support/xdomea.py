@@ -32,3 +32,16 @@ def write_xdomea_standard(folder: Path, reference_dir: Path, extra: str = "") ->
 def messages(reference_dir: Path) -> list[Path]:
     """The four real Aussonderung messages 0501-0504."""
     return sorted((xdomea_dir(reference_dir) / "messages").glob("*.xml"))
+
+
+def addressed(xml: bytes, author: str, reader: str, process_id: str) -> bytes:
+    """A real xdomea message with our authority ids in Absender/Empfaenger (prefix + code, the
+    xdomea header profile's rule) and a fresh ProzessID."""
+    text = xml.decode("utf-8")
+    for party, authority in (("Abs", author), ("Emp", reader)):
+        prefix, _, code = authority.rpartition(":")
+        text = text.replace(f"<code>{party}BehoerdenkennungPraefixCode</code>", f"<code>{prefix}:</code>", 1)
+        text = text.replace("<code>LATh</code>", f"<code>{code}</code>", 1)   # Absender first
+    start = text.index("<xdomea:ProzessID>") + len("<xdomea:ProzessID>")
+    text = text[:start] + process_id + text[text.index("</xdomea:ProzessID>"):]
+    return text.encode("utf-8")

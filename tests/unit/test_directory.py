@@ -72,3 +72,19 @@ def test_check_names_every_problem():
 def test_describe_is_json_ready(directory):
     d = describe(directory.get("psw:01234567"))
     assert d["accepts"] == ["*"] and d["trust"]["cas"] == 1 and d["transport"] == "http"
+
+
+def test_accepts_third_party_types_by_name_pattern_and_standard():
+    from gateway.config import PartnerSpec
+    from gateway.exchange.directory import Directory, NotAccepted
+
+    d = Directory({"ags:1": PartnerSpec(id="ags:1", accepts=(
+        "Aussonderung.*", "xdomea:Abgabe.*", "Meldung:meldung.zuzug.0101"))})
+    assert d.accepts("ags:1", "Aussonderung.Aussonderung.0503")          # a pattern, any standard
+    assert d.accepts("ags:1", "Abgabe.Abgabe.0401", "xdomea")            # STANDARD:pattern
+    assert not d.accepts("ags:1", "Abgabe.Abgabe.0401", "XOther")        # ... of that standard only
+    assert not d.accepts("ags:1", "Abgabe.Abgabe.0401")
+    assert d.accepts("ags:1", "meldung.zuzug.0101", "Meldung")
+    assert not d.accepts("ags:1", "meldung.wegzug.0102", "Meldung")
+    with pytest.raises(NotAccepted, match="does not accept meldung.wegzug.0102"):
+        d.require("ags:1", "meldung.wegzug.0102", "Meldung")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ...errors import StateError
 from ...model import Direction, State, Transition
+from ..received import received_view
 from . import views
 from .auth import grant_of
 from .outbound import GATEWAY_KEY, json_body, visible
@@ -56,16 +57,17 @@ def _page(found, next_cursor: str | None) -> web.Response:
 
 
 async def fetch(request: web.Request) -> web.Response:
-    """GET /api/inbound/{id}: the record (JSON, default) or the signed XML as received
-    (`Accept: application/xml` or `?format=xml`)."""
+    """GET /api/inbound/{id}: the header facts and the record (JSON, default; no record for a
+    type without a record mapping) or the signed XML as received (`Accept: application/xml`
+    or `?format=xml`)."""
     msg = await _inbound(request)
     kind = representation(request)
     gw = request.app[GATEWAY_KEY]
     payload = await gw.store.payload(msg.id)
     if kind == XML:
         return web.Response(body=payload, content_type=XML, headers={"Vary": "Accept"})
-    _, record = await asyncio.to_thread(gw.registry.received_record, payload, gw.limits)
-    return web.json_response({"message": views.message(msg), "record": record}, headers={"Vary": "Accept"})
+    view = await asyncio.to_thread(received_view, gw, payload)
+    return web.json_response({"message": views.message(msg), **view}, headers={"Vary": "Accept"})
 
 
 async def acknowledge(request: web.Request) -> web.Response:

@@ -19,8 +19,14 @@ BASE = "/api/messages"
 MAX_REF = 200
 
 
+XML_TYPES = ("application/xml", "text/xml")
+
+
 async def submit(request: web.Request) -> web.Response:
-    """POST /api/messages: build, validate, sign and store; 201 new, 200 same client_ref again."""
+    """POST /api/messages: build, validate, sign and store; 201 new, 200 same client_ref again.
+    A JSON body is a record; an `application/xml` body a complete message (submit_xml)."""
+    if request.content_type in XML_TYPES:
+        return await submit_xml(request)
     grant = grant_of(request)
     body = await json_body(request)
     errors = [field_error(k, "required, a non-empty string") for k in ("type", "to")
@@ -54,6 +60,47 @@ async def submit(request: web.Request) -> web.Response:
                        errors=[field_error("to", "not in the partner directory (GET /api/partners)")])
     done = await gw.submit_new(message_type, body["record"], to=to, client=grant.name,
                                client_ref=ref, actor=f"api:{grant.name}")
+    return web.json_response(views.message(done.message), status=201 if done.created else 200,
+                             headers={"Location": f"{BASE}/{done.message.id}"})
+
+
+async def submit_xml(request: web.Request) -> web.Response:
+    """POST /api/messages with Content-Type application/xml: the body is a complete, unsigned
+    message of a configured standard; `to` and `client_ref` are query parameters. The type is
+    the root element, the routing facts come from the standard's header profile."""
+    grant = grant_of(request)
+    query = request.rel_url.query
+    to, ref = query.get("to", ""), query.get("client_ref")
+    errors = [] if to else [field_error("to", "required query parameter: the partner id")]
+    if ref is not None and not 1 <= len(ref) <= MAX_REF:
+        errors.append(field_error("client_ref", f"a string of 1 to {MAX_REF} characters"))
+    unknown = sorted(set(query) - {"to", "client_ref"})
+    errors += [field_error(k, "unknown query parameter") for k in unknown]
+    if errors:
+        raise ApiError("bad-request", "an XML submit is POST /api/messages?to=PARTNER[&client_ref=REF]",
+                       errors=errors)
+    if not grant.allows_partner(to):
+        raise ApiError("forbidden", f"token {grant.name!r} may not send to {to}")
+    gw = request.app[GATEWAY_KEY]
+    if ref is not None:
+        first = await gw.store.find_client_ref(grant.name, ref)
+        if first is not None and first.partner != to:
+            raise ApiError("conflict", f"client_ref {ref!r} was used for {first.message_type} to "
+                           f"{first.partner} (message {first.id})")
+    if gw.directory.find(to) is None:
+        raise ApiError("invalid-record", f"partner {to} is not in the directory",
+                       errors=[field_error("to", "not in the partner directory (GET /api/partners)")])
+    limit = gw.config.server.max_body_bytes
+    raw = await read_limited(request, limit)
+    if isinstance(raw, Problem):
+        raise ApiError("too-large", f"the body is over the limit of {limit} bytes ([server] max_body_bytes)")
+
+    def authorize(header) -> None:
+        if not grant.allows_type(header.root):
+            raise ApiError("forbidden", f"token {grant.name!r} may not send {header.root}")
+
+    done = await gw.submit_xml(raw, to=to, client=grant.name, client_ref=ref,
+                               actor=f"api:{grant.name}", authorize=authorize)
     return web.json_response(views.message(done.message), status=201 if done.created else 200,
                              headers={"Location": f"{BASE}/{done.message.id}"})
 

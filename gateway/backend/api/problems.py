@@ -39,7 +39,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-acceptable": (406, "No acceptable representation"),
     "conflict": (409, "Conflicts with the resource's state"),
     "too-large": (413, "The request body is too large"),
-    "unsupported-media-type": (415, "The body must be JSON"),
+    "unsupported-media-type": (415, "The body must be JSON (or, for POST /api/messages, XML)"),
     "invalid-record": (422, "The record cannot become a valid message"),
     "unavailable": (503, "Temporarily unavailable, try again later"),
     "internal": (500, "Internal error"),
@@ -65,8 +65,9 @@ def field_error(path: str, message: str, check: str = "request") -> dict:
 
 
 def issue_errors(issues: Iterable[Issue]) -> list[dict]:
-    """`errors` entries for validation issues (record field paths)."""
-    return [field_error(i.path, i.message, i.check) for i in issues]
+    """`errors` entries for validation issues (record field paths; for an XML message, XML
+    paths with the `line`)."""
+    return [field_error(i.path, i.message, i.check) | ({"line": i.line} if i.line else {}) for i in issues]
 
 
 def from_exception(exc: BaseException) -> ApiError:
@@ -81,7 +82,8 @@ def from_exception(exc: BaseException) -> ApiError:
     if isinstance(exc, NotAccepted):
         return ApiError("invalid-record", str(exc), errors=[field_error("to", str(exc))])
     if isinstance(exc, XmlSecurityError):
-        return ApiError("bad-request", str(exc))
+        return ApiError("bad-request", str(exc), errors=[
+            {"path": "", "message": str(exc), "check": "parse"} | ({"line": exc.line} if exc.line else {})])
     if isinstance(exc, MessageError):
         return ApiError("invalid-record", str(exc), errors=[field_error("", str(exc), "mapping")])
     if isinstance(exc, NotFound):
