@@ -131,10 +131,10 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
                    node=config.gateway.node_id or socket.gethostname())
 
 
-def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None):
+def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None, ready=None):
     """The aiohttp application of a wired gateway (inbound, API, health, metrics, and the
     console at /console/ unless [console] enabled = false); `jobs()`, when given, lists the
-    scheduler's jobs in /health and on the console's dashboard."""
+    scheduler's jobs in /health and on the console's dashboard; `ready()` answers /ready."""
     from .backend.api import create_api
     from .backend.webhooks import Webhooks
     from .server import create_app as make
@@ -152,7 +152,7 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None):
 
     app = make(gateway.inbound, max_body_bytes=config.server.max_body_bytes,
                 public_url=config.server.public_url, metrics=metrics or gateway.metrics,
-                health=health, require_client_cert=config.server.require_client_cert, api=create_api(
+                health=health, ready=ready, require_client_cert=config.server.require_client_cert, api=create_api(
                     gateway, api_token(config) if config.api.operator_token else None,
                     max_page=config.api.max_page, webhooks=Webhooks.from_config(gateway, config)))
     if config.console.enabled:

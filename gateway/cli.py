@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "gateway.commands.audit",
     "gateway.commands.folders",
     "gateway.commands.jobs",
+    "gateway.commands.nodes",
     "gateway.commands.tokens",
     "gateway.commands.users",
     "gateway.commands.demo",

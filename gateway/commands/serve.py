@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 
 from .. import config as configuration
@@ -25,10 +26,10 @@ def register(sub) -> None:
 
 def serve_command(args) -> int:
     """Handler of `gateway serve`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our scheduler logs its own summary
+    from ..operations import logs
+
     config = configuration.load(args.config)
+    logs.configure(config, config.gateway.node_id or socket.gethostname())
     asyncio.run(serve(config, host=args.host, port=args.port))
     return EXIT_OK
 
@@ -39,15 +40,22 @@ async def serve(config, *, host: str | None = None, port: int | None = None) -> 
     from aiohttp import web
 
     from .. import bootstrap
-    from ..operations import scheduler
+    from ..operations import health, observe, scheduler
+    from ..operations.cluster import Cluster
     from ..server.metrics import Metrics
 
     metrics = Metrics()
     gw = await bootstrap.build(config, metrics=metrics)
-    sched, jobs = scheduler.for_gateway(gw, config, metrics=metrics)
+    cluster = Cluster.from_config(gw.store, gw.node, config, gw.clock)
+    observe.instrument(gw, metrics, cluster)
+    sched, jobs = scheduler.for_gateway(gw, config, metrics=metrics, cluster=cluster)
     sec = config.server
     ssl_context = bootstrap.server_ssl(config)
-    runner = web.AppRunner(bootstrap.create_app(gw, metrics, jobs=sched.status), access_log=None,
+
+    async def ready() -> dict:
+        return await health.readiness(gw, scheduler=sched, cluster=cluster)
+
+    runner = web.AppRunner(bootstrap.create_app(gw, metrics, jobs=sched.status, ready=ready), access_log=None,
                            shutdown_timeout=sec.shutdown_timeout)
     stop = asyncio.Event()
     try:
@@ -61,12 +69,14 @@ async def serve(config, *, host: str | None = None, port: int | None = None) -> 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        await cluster.start()
         if config.scheduler.enabled:
             await sched.start()
         await stop.wait()
     finally:
         print("gateway: shutting down", file=sys.stderr, flush=True)
         await sched.aclose()
+        await cluster.aclose()
         await runner.cleanup()
         await jobs.aclose()
         await gw.aclose()

@@ -28,6 +28,7 @@ from .sections import (
     GatewaySection,
     InboundFolderSpec,
     KeysSection,
+    LoggingSection,
     OutboundFolderSpec,
     OwnKeySpec,
     PartnerSpec,
@@ -48,6 +49,7 @@ __all__ = [
     "DeliverySection", "OwnKeySpec", "KeysSection", "StoreSection", "ApiSection", "WebhooksSection",
     "OutboundFolderSpec", "InboundFolderSpec", "SourceFolderSpec", "FoldersSection", "SchedulerSection",
     "ConsoleSection", "ConsoleUnitSpec",
+    "LoggingSection",
 ]
 
 

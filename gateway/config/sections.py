@@ -178,6 +178,7 @@ class StoreSection:
     archive_dir: str = ""                  # zip exports before purging; "" = data_dir/archive
     orphan_grace: float = 3600.0           # seconds before an unreferenced payload file is quarantined
     retention: tuple[tuple[str, int], ...] = ()  # [store.retention] final state = days (absent: keep)
+    min_free_mb: int = 64                  # /ready answers 503 when data_dir has less free space (MiB)
 
     @classmethod
     def from_config(cls, data: Any, where: str) -> "StoreSection":
@@ -368,8 +369,11 @@ class SchedulerSection:
     poll_batch: int = 20                   # messages fetched per source and poll
     retention_time: str = "03:30"          # daily retention purge at HH:MM UTC ([store.retention]); "" = off
     certificates_time: str = "06:00"       # daily certificate-expiry check at HH:MM UTC; "" = off
+    audit_time: str = "04:30"              # daily audit-chain verification at HH:MM UTC; "" = off
     shutdown_timeout: float = 30.0         # seconds running jobs may take to finish on shutdown
     receipts_interval: float = 60.0        # seconds between checks for overdue receipts ([delivery] receipt_timeout)
+    heartbeat_interval: float = 10.0       # seconds between a node's heartbeats in the store (docs/operations.md)
+    node_timeout: float = 30.0             # a node without heartbeat this long is gone: its one-node job slots are taken over
 
     @classmethod
     def from_config(cls, data: Any, where: str) -> "SchedulerSection":
@@ -377,12 +381,16 @@ class SchedulerSection:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{where} must be a table")
         section = build_dataclass(cls, data, where)
-        for key in ("folders_interval", "inbound_interval", "poll_interval", "receipts_interval"):
+        for key in ("folders_interval", "inbound_interval", "poll_interval", "receipts_interval",
+                    "heartbeat_interval"):
             if getattr(section, key) <= 0:
                 raise ConfigError(f"{where} {key}: must be > 0 seconds")
+        if section.node_timeout < 2 * section.heartbeat_interval:
+            raise ConfigError(f"{where} node_timeout: must be at least twice heartbeat_interval "
+                              f"({section.heartbeat_interval:g}s), or a live node looks gone")
         if section.poll_batch < 1:
             raise ConfigError(f"{where} poll_batch: must be >= 1")
-        for key in ("retention_time", "certificates_time"):
+        for key in ("retention_time", "certificates_time", "audit_time"):
             value = getattr(section, key)
             hour, _, minute = value.partition(":")
             if value and not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
@@ -437,6 +445,26 @@ class ConsoleSection:
         return dataclasses.replace(section, units=tuple(units))
 
 
+@dataclass(frozen=True, slots=True)
+class LoggingSection:
+    """[logging]: what `gateway serve` writes to stderr (docs/operations.md)."""
+
+    format: str = "text"                   # "text" (one readable line) or "json" (one object per line, for Loki/journald)
+    level: str = "INFO"                    # DEBUG, INFO, WARNING or ERROR
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "LoggingSection":
+        """Build from the [logging] table, checking format and level."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        section = build_dataclass(cls, data, where)
+        if section.format not in ("text", "json"):
+            raise ConfigError(f'{where} format: {section.format!r} is not "text" or "json"')
+        if section.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"{where} level: {section.level!r} is not DEBUG, INFO, WARNING or ERROR")
+        return dataclasses.replace(section, level=section.level.upper())
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
@@ -450,4 +478,5 @@ SECTIONS: dict[str, type] = {
     "api": ApiSection,
     "webhooks": WebhooksSection,
     "console": ConsoleSection,
+    "logging": LoggingSection,
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from .. import logcontext
 from .. import xml as hardened
 from ..config import PartnerSpec
 from ..crypto.tls import fingerprint
@@ -37,6 +38,7 @@ class InboundPipeline:
         now = gw.clock()
         tree = await asyncio.to_thread(hardened.parse, xml, gw.limits)
         claimed = gw.headers.read(tree)
+        logcontext.bind(message_uuid=claimed.message_uuid, partner=claimed.author, type=claimed.root)
         partner = gw.directory.find(claimed.author)
         if partner is None:
             return await self._refuse(claimed, rc.UNKNOWN_SENDER, f"sender {claimed.author} is not in the "

@@ -6,6 +6,10 @@ Correctness across nodes comes from the store instead: outbound messages are cla
 leases (`sending`), inbound ones are leased for delivery, drop-folder files are submitted
 under a client reference (so two nodes scanning one folder store one message).
 
+Jobs that must not run twice per slot across nodes (`cluster.ONE_NODE_JOBS`: retention,
+certificates, sanitizer, poll) claim their slot in the store first when the scheduler has a
+`Cluster`; a slot claimed by another node is skipped (gateway.operations.cluster).
+
 Every job runs with max_instances=1 and coalesce=True (a slow run is never overlapped by the
 same job; missed runs collapse into one). A job's exception is logged and recorded in its
 status; the scheduler keeps running. `status()` is shown by /health and `gateway jobs`.
@@ -16,12 +20,15 @@ import asyncio
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
+from .. import logcontext
 from ..files import write_atomic
+from .cluster import ONE_NODE_JOBS, slot_of
 
 log = logging.getLogger("gateway.scheduler")
 
@@ -52,6 +59,7 @@ class JobStatus:
     what: str
     runs: int = 0
     failures: int = 0
+    skipped: int = 0                    # slots another node claimed
     running: bool = False
     last_start: datetime | None = None
     last_end: datetime | None = None
@@ -63,7 +71,7 @@ class JobStatus:
         """JSON-ready form."""
         stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None  # noqa: E731
         return {"name": self.name, "schedule": self.schedule, "what": self.what, "runs": self.runs,
-                "failures": self.failures, "running": self.running, "last_start": stamp(self.last_start),
+                "failures": self.failures, "skipped": self.skipped, "running": self.running, "last_start": stamp(self.last_start),
                 "last_end": stamp(self.last_end), "last_result": self.last_result,
                 "last_error": self.last_error, "next_run": stamp(self.next_run)}
 
@@ -72,8 +80,11 @@ class Scheduler:
     """A node's jobs on an APScheduler AsyncIOScheduler with an in-memory job store."""
 
     def __init__(self, jobs: Sequence[Job] = (), *, node: str = "node", status_file: Path | None = None,
-                 shutdown_timeout: float = 30.0, clock: Callable[[], datetime] | None = None):
+                 shutdown_timeout: float = 30.0, clock: Callable[[], datetime] | None = None,
+                 cluster=None, metrics=None):
         self.node = node
+        self.cluster = cluster
+        self.metrics = metrics
         self.status_file = status_file
         self.shutdown_timeout = shutdown_timeout
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -117,35 +128,61 @@ class Scheduler:
             aps.add_job(self._runner(job.name), trigger, id=job.name, name=job.name, **extra)
         aps.start()
         self._aps = aps
+        if self.cluster is not None:
+            self.cluster.jobs = [name for name in self.jobs if name in ONE_NODE_JOBS]
+            self.cluster.take_over = self._take_over
         log.info("scheduler on %s: %s", self.node, ", ".join(f"{j.name} ({j.schedule})" for j in self.jobs.values()))
 
     def _runner(self, name: str) -> Callable[[], Awaitable[None]]:
         async def run_job() -> None:
-            if not self.stopping.is_set():
+            if self.stopping.is_set():
+                return
+            job = self.jobs[name]
+            if self.cluster is not None and name in ONE_NODE_JOBS:
+                await self.run(name, slot=slot_of(job.every, job.daily, self.clock()))
+            else:
                 await self.run(name)
         run_job.__name__ = f"job_{name}"
         return run_job
 
-    async def run(self, name: str) -> Any:
+    async def _take_over(self, name: str, slot: str) -> None:
+        """The cluster found `name`'s run for `slot` orphaned by a dead node: run it here."""
+        if name in self.jobs and not self._status[name].running and not self.stopping.is_set():
+            task = asyncio.create_task(self.run(name, slot=slot), name=f"takeover-{name}-{slot}")
+            self._tasks.add(task)
+
+    async def run(self, name: str, *, slot: str | None = None) -> Any:
         """Run one job now (also outside the APScheduler, e.g. `gateway jobs run`); an
-        exception is logged and recorded, and re-raised only to a direct caller."""
+        exception is logged and recorded, and re-raised only to a direct caller. With a
+        `slot` (and a cluster), only when this node claims that slot."""
         job, status = self.jobs[name], self._status[name]
+        logcontext.bind(job=name)
+        if slot is not None and self.cluster is not None:
+            claim = await self.cluster.claim(name, slot)
+            if not claim.claimed:
+                status.skipped += 1
+                log.debug("job %s slot %s: run by %s, skipped", name, slot, claim.run.node)
+                self._observe(name, "skipped", 0.0)
+                return None
+            log.info("job %s slot %s: running on %s (attempt %d)", name, slot, self.node, claim.run.attempt)
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         status.running, status.last_start = True, self.clock()
+        started, ok, detail = time.perf_counter(), False, ""
         try:
             result = await job.run()
         except asyncio.CancelledError:
-            status.last_error = "cancelled at shutdown"
+            status.last_error = detail = "cancelled at shutdown"
             raise
         except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
             status.failures += 1
-            status.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            status.last_error = detail = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("job %s failed", name)
             return None
         else:
-            status.last_result = "" if result is None else str(result)[:200]
+            ok = True
+            status.last_result = detail = "" if result is None else str(result)[:200]
             status.last_error = ""
             return result
         finally:
@@ -153,7 +190,31 @@ class Scheduler:
             status.running, status.last_end = False, self.clock()
             if task is not None:
                 self._tasks.discard(task)
+            self._observe(name, "ok" if ok else "failed", time.perf_counter() - started)
+            if slot is not None and self.cluster is not None and detail != "cancelled at shutdown":
+                await self._finish(name, slot, ok, detail)
             self._write_status()
+
+    async def _finish(self, name: str, slot: str, ok: bool, detail: str) -> None:
+        try:
+            if await self.cluster.finish(name, slot, ok=ok, detail=detail):
+                log.info("job %s slot %s: finished on %s (%s)", name, slot, self.node, "ok" if ok else "failed")
+            else:
+                log.warning("job %s slot %s: finished on %s, but another node had taken it over",
+                            name, slot, self.node)
+        except Exception as exc:  # noqa: BLE001 - the lease runs out and another node runs it again
+            log.warning("job %s slot %s: cannot record the end of the run: %s", name, slot, exc)
+
+    def _observe(self, name: str, outcome: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.job_runs.labels(name, outcome).inc()
+            if outcome != "skipped":
+                self.metrics.job_seconds.labels(name).observe(seconds)
+
+    @property
+    def running(self) -> bool:
+        """True between `start` and `aclose`."""
+        return self._aps is not None and not self.stopping.is_set()
 
     def status(self) -> list[dict]:
         """Every job's status (for /health and `gateway jobs`)."""
@@ -243,6 +304,9 @@ class GatewayJobs:
                             what=("archive and purge final messages past [store.retention], "
                                   if self.config.store.retention else "")
                             + "quarantine orphan payload files"))
+        if sec.audit_time:
+            jobs.append(Job("audit", self.audit, daily=sec.audit_time,
+                            what="verify the audit log's hash chain (fails when it is broken)"))
         if sec.certificates_time:
             jobs.append(Job("certificates", self.certificates, daily=sec.certificates_time, at_start=True,
                             what=f"warn of certificates expiring within {self.config.keys.expiry_warning_days} days"))
@@ -298,6 +362,14 @@ class GatewayJobs:
         swept = await self.gw.store.sweep_orphans(sec.orphan_grace, actor=actor)
         return f"{done}; {swept.summary()}"
 
+    async def audit(self) -> str:
+        """Verify the whole audit chain; raise (the run fails, an alert fires) when it is broken."""
+        report = await self.gw.store.verify_audit()
+        if report.broken is not None:
+            log.error("audit chain broken at entry %s: %s", report.broken.seq, report.broken.reason)
+            raise RuntimeError(f"audit chain broken at entry {report.broken.seq}: {report.broken.reason}")
+        return f"{report.count} entries, chain ok, head {report.head_seq} {report.head_hash[:16]}"
+
     async def certificates(self) -> str:
         """Log a warning per own or partner certificate (or CRL) expired or expiring soon."""
         return await asyncio.to_thread(expiring_certificates, self.config, self.gw.clock())
@@ -328,11 +400,13 @@ def expiring_certificates(config, now: datetime) -> str:
     return f"{flagged} of {len(rows)} expired or expiring within {within} days"
 
 
-def for_gateway(gw, config, *, metrics=None) -> tuple[Scheduler, GatewayJobs]:
-    """The scheduler of `gateway serve` with every job this configuration needs."""
+def for_gateway(gw, config, *, metrics=None, cluster=None) -> tuple[Scheduler, GatewayJobs]:
+    """The scheduler of `gateway serve` with every job this configuration needs; with a
+    `cluster`, the one-node jobs run on one node per slot."""
     jobs = GatewayJobs(gw, config, metrics)
     sched = Scheduler(node=gw.node, status_file=status_path(config, gw.node),
-                      shutdown_timeout=config.scheduler.shutdown_timeout, clock=gw.clock)
+                      shutdown_timeout=config.scheduler.shutdown_timeout, clock=gw.clock,
+                      cluster=cluster, metrics=metrics)
     jobs.stopping = sched.stopping
     for job in jobs.jobs():
         sched.add(job)

@@ -6,6 +6,7 @@ Routes (see docs/exchange.md):
     POST /soap                  SOAP 1.2 endpoint: deliverMessage, getMessageStatus
     GET  /soap?wsdl             our WSDL, with this server's address
     GET  /health                liveness and start-up checks (JSON; 503 when unhealthy)
+    GET  /ready                 readiness: store writable, keys, schemas, scheduler (503 with reasons)
     GET  /metrics               Prometheus text format
     /api/...                    backend API (bearer token), see gateway.backend.api
 Nothing here parses XML on the event loop or decides about a message: that is `Inbound`.
@@ -32,6 +33,7 @@ INBOUND_KEY = web.AppKey("inbound", object)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 LIMIT_KEY = web.AppKey("max_body_bytes", int)
 HEALTH_KEY = web.AppKey("health", object)
+READY_KEY = web.AppKey("ready", object)
 
 HealthCheck = Callable[[], Awaitable[dict]]
 
@@ -39,7 +41,7 @@ HealthCheck = Callable[[], Awaitable[dict]]
 def create_app(inbound: Inbound, *, max_body_bytes: int = 10 * 1024 * 1024,
                public_url: str = "", metrics: Metrics | None = None,
                health: HealthCheck | None = None, api: web.Application | None = None,
-               require_client_cert: bool = False) -> web.Application:
+               require_client_cert: bool = False, ready: HealthCheck | None = None) -> web.Application:
     """Build the application around an inbound pipeline; `api` is mounted at /api.
     With `require_client_cert`, a request over a connection without a verified TLS client
     certificate is answered 403 `client-certificate-required` (see `_client_cert_required`)."""
@@ -53,9 +55,11 @@ def create_app(inbound: Inbound, *, max_body_bytes: int = 10 * 1024 * 1024,
     app[METRICS_KEY] = metrics
     app[LIMIT_KEY] = max_body_bytes
     app[HEALTH_KEY] = health
+    app[READY_KEY] = ready
     app.router.add_post("/messages", deliver)
     app.router.add_get("/messages/{uuid}", message_status)
     app.router.add_get("/health", health_check)
+    app.router.add_get("/ready", ready_check)
     app.router.add_get("/metrics", metrics_text)
     soap.add_routes(app, public_url=public_url)
     if api is not None:
@@ -133,9 +137,22 @@ async def health_check(request: web.Request) -> web.Response:
     return web.json_response(report, status=200 if report.get("status") == "ok" else 503)
 
 
+async def ready_check(request: web.Request) -> web.Response:
+    """GET /ready: `{"status": "ready", "checks": {...}}`, or 503 with the failing checks'
+    reasons (the node cannot take work); without a readiness check it is /health."""
+    check = request.app[READY_KEY] or request.app[HEALTH_KEY]
+    try:
+        report = await check() if check else {"status": "ready"}
+    except Exception as exc:  # noqa: BLE001
+        report = {"status": "not ready", "reasons": [str(exc) or type(exc).__name__]}
+    ok = report.get("status") in ("ready", "ok")
+    return web.json_response(report, status=200 if ok else 503, headers=None if ok else {"Retry-After": "10"})
+
+
 async def metrics_text(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text exposition."""
     metrics = request.app[METRICS_KEY]
+    await metrics.sample()
     body = await asyncio.to_thread(metrics.render)
     return web.Response(body=body, headers={"Content-Type": metrics.content_type})
 

@@ -199,3 +199,31 @@ console_reads = Table(
     Column("user_name", String(100), primary_key=True),      # who opened it (unread marks per user)
     Column("at", UTCDateTime, nullable=False),
 )
+
+# -- several nodes on one store (gateway.store.nodes; migration 0004) ------------------------------
+
+nodes = Table(
+    "nodes", metadata,
+    Column("name", String(200), primary_key=True),           # [gateway] node_id (or the host name)
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),        # set on a clean shutdown
+)
+
+job_runs = Table(
+    "job_runs", metadata,
+    Column("job", String(100), primary_key=True),
+    Column("slot", String(40), primary_key=True),             # e.g. 2026-12-05T03:30Z: one run per slot
+    Column("node", String(200), nullable=False),              # who runs (ran) it
+    Column("attempt", Integer, nullable=False),               # 2, 3 ... after a takeover
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=False),       # renewed while it runs
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("ok", Boolean, nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+    Index(None, "finished_at", "lease_until"),
+    Index(None, "job", "started_at"),
+)

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 GROUND = {"gateway", "gateway.errors", "gateway.model", "gateway.ports", "gateway.xml", "gateway.files",
-          "gateway.resources", "gateway.config"}
+          "gateway.resources", "gateway.config", "gateway.logcontext"}
 SHELL = {"gateway.bootstrap", "gateway.cli", "gateway.commands", "gateway.demo", "gateway.__main__"}
 PACKAGES = ("mapping", "validation", "crypto", "store", "exchange", "backend", "operations", "server",
             "migrations", "console")

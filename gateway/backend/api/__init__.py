@@ -9,6 +9,7 @@
     POST /api/inbound/{id}/ack                  taken over by the backend -> acknowledged
     GET  /api/partners, /api/partners/{id}      the partner directory (within the token's scope)
     GET  /api/schemas/{type}                    JSON Schema of a type's record
+    GET  /api/nodes                             gateway nodes on this store, heartbeats (operator token)
 
 Every call but the OpenAPI document needs `Authorization: Bearer <token>`; errors are RFC
 9457 problem details (gateway.backend.api.problems).
@@ -20,7 +21,7 @@ import asyncio
 from aiohttp import web
 
 from ..tokens import Authenticator, Tokens
-from . import catalog, inbound, outbound
+from . import catalog, inbound, nodes, outbound
 from .auth import AUTH_KEY, guard
 
 __all__ = ["create_api", "routes"]
@@ -39,6 +40,7 @@ def routes() -> list[tuple[str, str, object]]:
         ("GET", "/partners", catalog.partners),
         ("GET", "/partners/{id}", catalog.partner),
         ("GET", "/schemas/{type}", catalog.schema),
+        ("GET", "/nodes", nodes.list_nodes),
     ]
 
 
