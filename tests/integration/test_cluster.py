@@ -174,4 +174,4 @@ def test_slots():
     assert slot_of(None, "03:30", now + timedelta(seconds=1)) == "2026-12-05T03:30Z"
     assert slot_of(30, "", now) == "2026-12-05T03:29:30Z"
     assert slot_of(30, "", now + timedelta(seconds=1)) == "2026-12-05T03:30:00Z"
-    assert {"retention", "certificates", "sanitizer", "poll"} == ONE_NODE_JOBS
+    assert {"retention", "certificates", "audit", "sanitizer", "poll"} == ONE_NODE_JOBS
