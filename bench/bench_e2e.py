@@ -213,7 +213,7 @@ class Client:
         head = self.record["nachrichtenkopfG2g"]
         ident = {**head["identifikationNachricht"], "nachrichtenUUID": str(uuid.uuid4())}
         record = {**self.record, "nachrichtenkopfG2g": {**head, "identifikationNachricht": ident}}
-        body = {"type": TYPE, "to": demo.OFFICE, "record": record}
+        body = {"type": TYPE, "to": demo.OFFICE, "record": record, "client_ref": f"AZ-{ident['nachrichtenUUID']}"}
         began = time.time()
         async with self.session.post(self.sender.url + "/api/messages", json=body) as r:
             answer = await r.json(content_type=None)

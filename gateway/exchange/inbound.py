@@ -4,7 +4,9 @@ from received bytes to a stored message and a signed receipt.
 In this order (issue 5): size limit (server) -> hardened parse -> partner identified from
 the header's autor -> signature verified against THAT partner's trust -> the signed content
 is read again (never the unsigned document) -> validated -> duplicate check -> durably
-stored -> signed receipt. A positive receipt is made only after the store committed.
+stored -> signed receipt. A positive receipt is signed before and stored in the same
+transaction as the message (one commit per message), and given out only after that commit;
+a duplicate or conflicting message does not keep it (it gets its earlier or a negative one).
 Unauthenticated rejections (unknown partner, bad signature) are audited but never stored as
 messages, so a forger cannot occupy a message UUID. A partner's receipt arriving as a
 message leaves the pipeline after the signature check (gateway.exchange.receipt_flow).
@@ -64,13 +66,18 @@ class InboundPipeline:
         if issues:
             return await self._reject(header, xml, partner, [
                 rc.Feedback(rc.CHECK_CODES.get(i.check, rc.SCHEMA), i.format()[:2000]) for i in issues[:20]], now)
-        stored = await gw.store.record_inbound(
+        accepted = [rc.Feedback(rc.ACCEPTED)]
+        receipt = await self._build(header, partner, True, accepted, now)
+        stored = await gw.store.record_inbound(   # the message and our receipt: one transaction
             message_uuid=header.message_uuid, message_type=header.root, partner=partner.id, payload=xml,
             actor=f"{peer.transport}:{partner.id}", state=State.VERIFIED,
-            detail=f"signed by {verified.signer.subject} ({verified.signer.via})")
+            detail=f"signed by {verified.signer.subject} ({verified.signer.via})",
+            receipt=NewReceipt(receipt, True, kind=SENT_RECEIPT, detail=rc.ACCEPTED), receipt_actor=gw.node)
         warnings = [i for i in found if i.is_warning]
         if warnings and stored.outcome.value == "new":
             await gw.store.note(stored.message.id, actor=gw.node, detail=_warnings_text(warnings))
+        if stored.outcome.value == "new":
+            return InboundResult(header.message_uuid, True, receipt, (rc.ACCEPTED,))
         if stored.outcome.value == "conflict":
             return await self._answer(header, partner, False, [rc.Feedback(
                 rc.DUPLICATE_CONFLICT, "this message UUID was received before with different content")],
@@ -79,7 +86,7 @@ class InboundPipeline:
             earlier = await self._sent_receipt(stored.message.id)
             if earlier is not None:
                 return InboundResult(header.message_uuid, True, earlier)
-        return await self._answer(header, partner, True, [rc.Feedback(rc.ACCEPTED)], now, stored.message.id)
+        return await self._answer(header, partner, True, accepted, now, stored.message.id)
 
     async def _take_receipt(self, header: Header, xml: bytes, tree, partner: PartnerSpec, peer: Peer,
                             now: datetime) -> InboundResult:
@@ -124,15 +131,19 @@ class InboundPipeline:
     async def _answer(self, header: Header, partner: PartnerSpec | None, accepted: bool, feedback,
                       now: datetime, msg_id: str | None, reader: str | None = None) -> InboundResult:
         gw = self.gw
-        reader = reader or header.author
-        xml = await asyncio.to_thread(
-            gw.receipts.build, refers_to=header.message_uuid, reader=reader,
-            reader_name=partner.name if partner else "", accepted=accepted,
-            feedback=tuple(feedback), received_at=now, now=now)
+        xml = await self._build(header, partner, accepted, feedback, now, reader)
         if msg_id is not None:
             await gw.store.add_receipt(msg_id, NewReceipt(xml, accepted, kind=SENT_RECEIPT,
                                                           detail=feedback[0].code), actor=gw.node)
         return InboundResult(header.message_uuid, accepted, xml, tuple(f.code for f in feedback))
+
+    async def _build(self, header: Header, partner: PartnerSpec | None, accepted: bool, feedback,
+                     now: datetime, reader: str | None = None) -> bytes:
+        """Our signed receipt for a message (in a thread: signing is CPU-bound)."""
+        return await asyncio.to_thread(
+            self.gw.receipts.build, refers_to=header.message_uuid, reader=reader or header.author,
+            reader_name=partner.name if partner else "", accepted=accepted,
+            feedback=tuple(feedback), received_at=now, now=now)
 
     async def _sent_receipt(self, msg_id: str) -> bytes | None:
         for receipt in await self.gw.store.receipts(msg_id):

@@ -41,13 +41,15 @@ SYNC_REPLY = "sync-reply"           # TransportEvent kind: a sendMessageSync rep
 
 
 async def submit_new(gw, message_type: str, record: Any, *, to: str, client: str = "",
-                     client_ref: str | None = None, actor: str = "api") -> Submitted:
+                     client_ref: str | None = None, actor: str = "api",
+                     ref_checked: bool = False) -> Submitted:
     """Build, validate, sign and store a message for partner `to` (state ready), telling
     whether this call stored it (created) or the same (client, client_ref) was submitted
     before (then nothing is built or stored). Refuses a partner that does not accept the
-    type before anything is stored."""
+    type before anything is stored. `ref_checked`: the caller has just looked the client_ref
+    up and found nothing (the store still settles a race by its unique index)."""
     partner = gw.directory.require(to, message_type)
-    if client_ref is not None:
+    if client_ref is not None and not ref_checked:
         first = await gw.store.find_client_ref(client, client_ref)
         if first is not None:
             return Submitted(first, created=False)

@@ -71,11 +71,13 @@ class Gateway:
                                       client_ref=client_ref, actor=actor)).message
 
     async def submit_new(self, message_type: str, record: Any, *, to: str, client: str = "",
-                         client_ref: str | None = None, actor: str = "api") -> Submitted:
+                         client_ref: str | None = None, actor: str = "api",
+                         ref_checked: bool = False) -> Submitted:
         """As `submit`, also telling whether this call stored the message (created) or the
-        same (client, client_ref) was submitted before (then nothing is built or stored)."""
+        same (client, client_ref) was submitted before (then nothing is built or stored).
+        `ref_checked`: the caller has just looked the client_ref up and found nothing."""
         return await outbound.submit_new(self, message_type, record, to=to, client=client,
-                                         client_ref=client_ref, actor=actor)
+                                         client_ref=client_ref, actor=actor, ref_checked=ref_checked)
 
     async def submit_xml(self, xml: bytes, *, to: str, client: str = "", client_ref: str | None = None,
                          actor: str = "api", authorize=None) -> Submitted:

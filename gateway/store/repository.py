@@ -124,11 +124,7 @@ class Store:
                               client_ref: str | None = None, state: State = State.ACCEPTED,
                               detail: str = "") -> Submitted:
         """Store a message to send. The same (client, client_ref) again returns the first
-        message (created=False) and stores nothing."""
-        if client_ref is not None:
-            first = await self._one(m.client == client, m.client_ref == client_ref)
-            if first is not None:
-                return Submitted(first, created=False)
+        message (created=False) and stores nothing (the unique index decides: no read before)."""
         check_transition(Direction.OUT, None, state)
         msg, created = await self._create(Direction.OUT, message_uuid, message_type, partner,
                                           payload, actor, state, detail, client=client,
@@ -141,13 +137,17 @@ class Store:
 
     async def record_inbound(self, *, message_uuid: str, message_type: str, partner: str,
                              payload: bytes, actor: str, state: State = State.RECEIVED,
-                             detail: str = "", transport_id: str | None = None) -> Inbound:
+                             detail: str = "", transport_id: str | None = None,
+                             receipt: NewReceipt | None = None, receipt_actor: str = "") -> Inbound:
         """Store a received message. Same UUID and content again: DUPLICATE (acknowledge
         again, do not deliver again); same UUID, other content: CONFLICT (reject; flagged
-        in the audit log and the first message's routing slip)."""
+        in the audit log and the first message's routing slip). `receipt` (our answer to a
+        NEW message) is stored in the same transaction, as `add_receipt` would by
+        `receipt_actor`; for a duplicate or conflict it is not stored."""
         check_transition(Direction.IN, None, state)
         msg, created = await self._create(Direction.IN, message_uuid, message_type, partner,
                                           payload, actor, state, detail,
+                                          receipt=(receipt, receipt_actor or actor) if receipt else None,
                                           transport_id=transport_id)
         if created:
             return Inbound(msg, InboundOutcome.NEW)
@@ -169,9 +169,9 @@ class Store:
 
     async def _create(self, direction: Direction, message_uuid: str, message_type: str,
                       partner: str, payload: bytes, actor: str, state: State, detail: str,
-                      **extra: Any) -> tuple[Message, bool]:
-        """Insert a message (payload file first) unless its UUID (or client ref) exists;
-        return (the stored message, created)."""
+                      receipt: tuple[NewReceipt, str] | None = None, **extra: Any) -> tuple[Message, bool]:
+        """Insert a message (payload file first) unless its UUID (or client ref) exists, with
+        `receipt` (receipt, actor) when given; return (the stored message, created)."""
         msg_id, now = new_id(), self.clock()
         row = {"id": msg_id, "direction": direction.value, "message_uuid": message_uuid,
                "message_type": message_type, "partner": partner, "client": "",
@@ -198,6 +198,8 @@ class Store:
                                "partner": partner, "sha256": row["digest"], "size": len(payload)}
                     if name:
                         await audit.append(conn, [AuditEvent(name, actor, msg_id, details)], now)
+                    if receipt is not None:
+                        await self._store_receipt(conn, msg_id, state, *receipt)
         except BaseException:
             if row["payload_file"]:
                 self.files.remove(row["payload_file"])
@@ -307,12 +309,18 @@ class Store:
             row = (await batch.load(conn, [msg_id], lock=True)).get(msg_id)
             if row is None:
                 raise NotFound(f"message {msg_id}")
-            now = self.clock()
-            await conn.execute(insert(receipts).values(
-                message_id=msg_id, kind=receipt.kind, positive=receipt.positive, at=now,
-                xml=receipt.xml, digest=digest(receipt.xml), detail=receipt.detail))
-            await self._note(conn, batch.to_message(row), actor,
-                             f"{receipt.kind} stored ({'positive' if receipt.positive else 'negative'})")
+            await self._store_receipt(conn, msg_id, State(row["state"]), receipt, actor)
+
+    async def _store_receipt(self, conn: AsyncConnection, msg_id: str, state: State, receipt: NewReceipt,
+                             actor: str) -> None:
+        """The receipt row and its routing-slip note (no state change)."""
+        now = self.clock()
+        await conn.execute(insert(receipts).values(
+            message_id=msg_id, kind=receipt.kind, positive=receipt.positive, at=now,
+            xml=receipt.xml, digest=digest(receipt.xml), detail=receipt.detail))
+        await conn.execute(insert(history).values(
+            message_id=msg_id, at=now, from_state=state.value, to_state=state.value, actor=actor,
+            detail=f"{receipt.kind} stored ({'positive' if receipt.positive else 'negative'})"))
 
     async def audit(self, event: str, *, actor: str, message_id: str | None = None,
                     details: Mapping[str, Any] | None = None) -> AuditEntry:

@@ -138,6 +138,33 @@ async def test_inbound_new_duplicate_and_conflict(store):
     await assert_consistent(store, new.message.id)
 
 
+async def test_inbound_with_our_receipt_is_one_transaction_and_a_duplicate_keeps_none(store):
+    kw = dict(message_uuid="in-r", message_type="t", partner="ags:1", actor="http:ags:1",
+              state=S.VERIFIED, receipt_actor="node-b")
+    receipt = NewReceipt(b"<q>ok</q>", True, kind="receipt-sent", detail="0000")
+    new = await store.record_inbound(payload=b"<a/>", receipt=receipt, **kw)
+    dup = await store.record_inbound(payload=b"<a/>", receipt=NewReceipt(b"<q>2</q>", True, kind="receipt-sent"), **kw)
+    bad = await store.record_inbound(payload=b"<b/>", receipt=NewReceipt(b"<q>3</q>", True, kind="receipt-sent"), **kw)
+    assert (new.outcome, dup.outcome, bad.outcome) == (InboundOutcome.NEW, InboundOutcome.DUPLICATE,
+                                                       InboundOutcome.CONFLICT)
+    [kept] = await store.receipts(new.message.id)
+    assert (kept.xml, kept.kind, kept.positive, kept.detail) == (b"<q>ok</q>", "receipt-sent", True, "0000")
+    slip = await store.history(new.message.id)
+    assert [(h.actor, h.from_state, h.to_state, h.detail) for h in slip[:2]] == [
+        ("http:ags:1", None, S.VERIFIED, "created"),
+        ("node-b", S.VERIFIED, S.VERIFIED, "receipt-sent stored (positive)")]
+    await assert_consistent(store, new.message.id)
+
+
+async def test_a_failing_receipt_insert_leaves_no_message(store):
+    receipt = NewReceipt(None, True, kind="receipt-sent")   # xml NOT NULL: the insert fails
+    with pytest.raises(Exception):
+        await store.record_inbound(message_uuid="in-x", message_type="t", partner="p", payload=b"<a/>",
+                                   actor="server", state=S.VERIFIED, receipt=receipt)
+    assert await store.find(Direction.IN, "in-x") is None
+    assert [e async for e in store.audit_entries()] == []
+
+
 async def test_inbound_rejected_on_arrival_and_large_duplicate_leaves_no_file(store, tmp_path):
     big = b"<x>" + b"1" * 500 + b"</x>"
     first = await store.record_inbound(message_uuid="in-2", message_type="t", partner="p",

@@ -51,6 +51,9 @@ async def submit(request: web.Request) -> web.Response:
         if first is not None and (first.message_type, first.partner) != (message_type, to):
             raise ApiError("conflict", f"client_ref {ref!r} was used for {first.message_type} to "
                            f"{first.partner} (message {first.id})")
+        if first is not None:   # the same submit again: the first message, nothing built or stored
+            return web.json_response(views.message(first), status=200,
+                                     headers={"Location": f"{BASE}/{first.id}"})
     try:
         gw.registry.get(message_type)
     except NotFound as exc:
@@ -59,7 +62,7 @@ async def submit(request: web.Request) -> web.Response:
         raise ApiError("invalid-record", f"partner {to} is not in the directory",
                        errors=[field_error("to", "not in the partner directory (GET /api/partners)")])
     done = await gw.submit_new(message_type, body["record"], to=to, client=grant.name,
-                               client_ref=ref, actor=f"api:{grant.name}")
+                               client_ref=ref, actor=f"api:{grant.name}", ref_checked=True)
     return web.json_response(views.message(done.message), status=201 if done.created else 200,
                              headers={"Location": f"{BASE}/{done.message.id}"})
 
