@@ -9,7 +9,8 @@ the machine's cores divided by the unavoidable CPU of one exchange: validate + s
 
 The gateway: the portal and the office of `gateway demo` as two `gateway serve` processes with
 their embedded defaults (only the partner tables and, for PostgreSQL, [store] url set). A
-concurrent client (a portal backend) submits 5 KB records through POST /api/messages; a message
+concurrent client (a portal backend) submits 5 KB records through POST /api/messages, each with
+its own client_ref (idempotent submits, as a portal does); a message
 counts when the sender's store says `acknowledged` (the receipt verified and stored). Peak: N
 messages, `--inflight` submits at a time, rate = N / (last acknowledgement - first submit).
 Latency: then messages offered at half of the peak rate for `--seconds`; submit ->
