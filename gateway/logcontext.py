@@ -7,7 +7,9 @@ fields on every line (JSON fields, or `key=value` after a text line).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from typing import Iterator
 
 FIELDS = ("message_id", "message_uuid", "partner", "type", "job")
 
@@ -31,3 +33,19 @@ def reset(token: Token) -> None:
 def current() -> dict[str, str]:
     """The fields bound in this task."""
     return _current.get()
+
+
+def of_message(msg) -> dict[str, str]:
+    """The fields of a stored message (gateway.model.Message)."""
+    return {"message_id": msg.id, "message_uuid": msg.message_uuid, "partner": msg.partner,
+            "type": msg.message_type}
+
+
+@contextmanager
+def bound(**fields: str | None) -> Iterator[None]:
+    """`bind` for the `with` block only (for loops that work on one message after another)."""
+    token = bind(**fields)
+    try:
+        yield
+    finally:
+        reset(token)

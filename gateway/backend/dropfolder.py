@@ -32,6 +32,7 @@ from adapters.folder import (
     write_atomic,
 )
 
+from .. import logcontext
 from .. import xml as hardened
 from ..config import InboundFolderSpec, OutboundFolderSpec
 from ..errors import (
@@ -307,7 +308,8 @@ class InboundFolders:
                 claimed = await self.gw.store.claim_due(self.gw.node, limit=spec.batch, direction=Direction.IN,
                                                         types=types, partners=partners)
                 for msg in claimed:
-                    done += await self._write(self.route(msg) or spec, msg)
+                    with logcontext.bound(**logcontext.of_message(msg)):
+                        done += await self._write(self.route(msg) or spec, msg)
         return done
 
     async def _write(self, spec: InboundFolderSpec, msg: Message) -> int:

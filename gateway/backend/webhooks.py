@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from .. import logcontext
 from ..errors import ConfigError, LeaseLost, NotFound, SignatureError, StateError
 from ..model import TRANSITIONS, Direction, State
 from .received import received_view
@@ -176,6 +177,7 @@ class Webhooks:
     async def _inbound(self, msg) -> None:
         from .api import views
 
+        logcontext.bind(**logcontext.of_message(msg))      # a task of its own (gather): no reset needed
         gw = self.gw
         event = {"id": f"in-{msg.id}", "event": "message.received", "created_at": views.when(gw.clock()),
                  "message": views.message(msg)}
@@ -216,6 +218,7 @@ class Webhooks:
         from . import webhook_queue as queue
         from .api import views
 
+        logcontext.bind(message_id=ev.message_id)          # a task of its own (gather)
         gw = self.gw
         row = await queue.step(gw.store, ev.history_id)
         try:

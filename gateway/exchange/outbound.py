@@ -136,7 +136,7 @@ async def drain_once(gw, limit: int = 20) -> int:
 
 async def deliver(gw, msg: Message) -> Message:
     """One delivery attempt of a claimed message, ending in its next state."""
-    logcontext.bind(message_id=msg.id, message_uuid=msg.message_uuid, partner=msg.partner, type=msg.message_type)
+    logcontext.bind(**logcontext.of_message(msg))          # this task's log lines are about msg
     partner = gw.directory.find(msg.partner)
     if partner is None:
         return await move(gw, msg, State.FAILED, f"partner {msg.partner} is no longer in the directory")

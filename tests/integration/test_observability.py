@@ -165,6 +165,9 @@ def test_json_log_lines_carry_the_message():
     assert "ValueError: boom" in third["exception"]
     with pytest.raises(ValueError):
         logcontext.bind(message="x")
+    with logcontext.bound(message_id="m2", job="inbound"):
+        assert logcontext.current() == {"message_id": "m2", "job": "inbound"}
+    assert logcontext.current() == {}
 
 
 async def test_a_delivery_logs_with_its_message(pair, caplog):
