@@ -1,7 +1,7 @@
 """The composition root: Config -> a wired Gateway, with the start-up self-checks.
 
-Start-up refuses (ConfigError) when: the partner directory is incomplete (no endpoint, no
-trust, unknown transport), received messages could fall to both the webhook and an inbound
+Start-up refuses (ConfigError) when: our own authority_id is not a valid kennung, the
+partner directory is incomplete (no endpoint, no trust, unknown transport), received messages could fall to both the webhook and an inbound
 folder (`backend_routes`), a TLS file is unusable, or the signing canary (sign and verify a
 small message with our own keys) fails. With no `[[keys.own]]` and no key in
 data_dir/keys, development keys are made there on first start.
@@ -31,7 +31,8 @@ from .mapping import Registry
 from .ports import ClientSettings
 from .server.metrics import Metrics
 from .store import Store
-from .validation import Validator
+from .errors import ConfigError
+from .validation import Validator, authority_id_problem
 
 log = logging.getLogger("gateway.bootstrap")
 
@@ -48,6 +49,15 @@ def ensure_dev_keys(config: Config, now: datetime) -> list[Path]:
                              authority_name=config.gateway.authority_name, now=now)
     log.warning("created development keys in %s (not for production)", folder)
     return [f.path for f in written]
+
+
+def check_identity(config: Config) -> None:
+    """Refuse an own authority id that no message could carry (at start-up, not at the
+    first message)."""
+    problem = authority_id_problem(config.gateway.authority_id)
+    if problem:
+        where = config.origin("gateway", "authority_id")
+        raise ConfigError(f"[gateway] authority_id ({where}): {problem}")
 
 
 def client_settings(config: Config) -> ClientSettings:
@@ -81,11 +91,9 @@ def server_ssl(config: Config):
     sec = config.server
     if not sec.tls_cert:
         if sec.client_ca or sec.require_client_cert:
-            from .errors import ConfigError
             raise ConfigError("[server] client_ca/require_client_cert need tls_cert and tls_key")
         return None
     if sec.require_client_cert and not sec.client_ca:
-        from .errors import ConfigError
         raise ConfigError("[server] require_client_cert needs client_ca")
     return tls.server_context(cert=config.path(sec.tls_cert), key=config.path(sec.tls_key or sec.tls_cert),
                               password=config.secret(sec.tls_key_password),
@@ -109,6 +117,7 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
                 clock=utcnow, metrics: Metrics | None = None) -> Gateway:
     """Wire a Gateway from the configuration, running every start-up check."""
     now = clock()
+    check_identity(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     directory = Directory.from_config(config)
     directory.check(adapters.ALIASES)

@@ -67,8 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.config and not getattr(args, "no_config", False) and not os.path.isfile(args.config):
+        where = "--config" if args.config != os.environ.get("GATEWAY_CONFIG") else "GATEWAY_CONFIG"
+        print(f"gateway {args.command}: {where} {args.config}: no such file", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()              # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print("gateway: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -81,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         kind = "not found: " if isinstance(exc, NotFound) else ""
         print(f"gateway {args.command}: {kind}{_describe(exc)}", file=sys.stderr)
         return EXIT_INVALID
+
+
+def _quiet_stdout() -> None:
+    """The reader went away (`gateway jobs --json | head`): end without a traceback and
+    without Python's second complaint when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -5,12 +5,20 @@ the same folder (created exclusively, so two writers never share one; dot-file a
 so folder readers skip it) and is renamed over NAME only when complete. With `fsync` the
 file is flushed before the rename and the folder after it, so the new name survives a crash.
 Only OSError is raised; callers decide what it means.
+
+A path the *user* names (`-o FILE`, `audit export FILE`) goes through `write_output`: the
+atomic replace is only for a regular file or a new one. A symlink is followed (its target
+gets the same rule, the link stays); a FIFO or character device (`-o /dev/null`,
+`-o /dev/stdout`, a named pipe) is written through and never replaced; anything else
+(folder, socket, block device) is refused with a clear error.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 
@@ -48,6 +56,51 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, fsync: bool = Tr
     if fsync:
         fsync_dir(path.parent)
     return path
+
+
+def write_output(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
+    """Write `data` to a user-given output path: atomic replace for a regular or new file
+    (an existing file keeps its permission bits; a new one gets `mode` less the umask),
+    written through for a FIFO or character device, refused otherwise. Returns the path
+    written (a symlink's target)."""
+    target, kind = output_target(Path(path))
+    if kind == "through":
+        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        return target
+    if kind == "replace":
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    written = write_atomic(target, data, mode=mode)
+    if kind == "replace":
+        os.chmod(written, mode)          # the umask may have narrowed the temp file's bits
+    return written
+
+
+def output_target(path: Path) -> tuple[Path, str]:
+    """(where to write, how) for a user-given output path: "new" (no file yet), "replace" (a
+    regular file), "through" (FIFO or character device: open and write, never rename over
+    it); a symlink is resolved first. OSError for a folder, socket or block device."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path, "new"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            return output_target(Path(os.path.realpath(path, strict=True)))
+        except FileNotFoundError:        # a dangling link: its target is made
+            return Path(os.path.realpath(path)), "new"
+    if stat.S_ISREG(st.st_mode):
+        return path, "replace"
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return path, "through"
+    kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file, FIFO or character device"
+    raise OSError(errno.EINVAL, f"cannot write output here: {kind}", str(path))
 
 
 def publish(src: Path, dest: Path) -> str:

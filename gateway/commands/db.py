@@ -6,10 +6,12 @@ import asyncio
 import getpass
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from .. import config as configuration
 from ..cli import EXIT_OK, UsageError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy and Alembic: import it only when a command runs
     from ..store import Store
@@ -32,9 +34,14 @@ def register(sub) -> None:
     p.set_defaults(func=current_command)
 
 
-def run_with_store(args, work: Callable[["Store"], Awaitable[T]], *, upgrade: bool | None = None) -> T:
-    """Load the configuration, open the store, run `work(store)`, close the store."""
+def run_with_store(args, work: Callable[["Store"], Awaitable[T]], *, upgrade: bool | None = None,
+                   create: bool = False) -> T:
+    """Load the configuration, open the store, run `work(store)`, close the store. Unless
+    `create`, a missing SQLite store is an error (a command run in the wrong folder must not
+    leave an empty store behind)."""
     config = configuration.load(args.config)
+    if not create:
+        require_store(config)
 
     async def main() -> T:
         from ..store import Store
@@ -46,6 +53,19 @@ def run_with_store(args, work: Callable[["Store"], Awaitable[T]], *, upgrade: bo
             await store.aclose()
 
     return asyncio.run(main())
+
+
+def require_store(config) -> None:
+    """ConfigError when the configured store is an SQLite file that does not exist."""
+    from ..store.engine import sqlite_file
+
+    path = sqlite_file(config.store.url, config.data_dir)
+    if path is not None and not path.exists():
+        try:
+            shown = f"./{path.relative_to(Path.cwd().resolve())}"
+        except ValueError:
+            shown = str(path)
+        raise ConfigError(f"no store at {shown} \u2014 run in the gateway's folder or pass --config")
 
 
 def operator() -> str:
@@ -75,9 +95,11 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _on_database(args, op):
+def _on_database(args, op, *, create: bool = False):
     """Run `op(writer, reader)` on the configured database's engines (no schema check)."""
     config = configuration.load(args.config)
+    if not create:
+        require_store(config)
 
     async def main():
         from ..store.engine import create_engines, resolve_url
@@ -97,7 +119,7 @@ def upgrade_command(args) -> int:
     """Migrate the configured database to the newest revision."""
     from ..store import schema
 
-    before, after = _on_database(args, lambda writer, _: schema.upgrade(writer))
+    before, after = _on_database(args, lambda writer, _: schema.upgrade(writer), create=True)
     if before == after:
         print(f"database is up to date (revision {after})")
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..cli import EXIT_INVALID, EXIT_OK, UsageError
 from ..errors import Issue, NotFound, ValidationFailed, XmlSecurityError
-from ..files import write_atomic
+from ..files import write_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,7 +97,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     if args.output:
-        write_atomic(Path(args.output), xml)
+        write_output(Path(args.output), xml)
     else:
         sys.stdout.buffer.write(xml)
         sys.stdout.flush()

@@ -9,6 +9,7 @@ import sys
 
 from .. import config as configuration
 from ..cli import EXIT_OK
+from ..files import write_atomic
 
 log = logging.getLogger("gateway.serve")
 
@@ -64,7 +65,8 @@ async def serve(config, *, host: str | None = None, port: int | None = None) -> 
         await site.start()
         bound = site._server.sockets[0].getsockname()
         url = f"{'https' if ssl_context else 'http'}://{bound[0]}:{bound[1]}"
-        (config.data_dir / "server.url").write_text(url + "\n")
+        # atomic: a reader polling for the file never sees it empty
+        write_atomic(config.data_dir / "server.url", (url + "\n").encode(), mode=0o644, fsync=False)
         print(f"gateway: {gw.authority.kennung} listening on {url} (node {gw.node})", file=sys.stderr, flush=True)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

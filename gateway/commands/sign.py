@@ -11,7 +11,7 @@ from ..crypto.keys import KeyRing, read_certificates
 from ..crypto.signing import SELF, Signer, Verifier, own_verifier
 from ..crypto.trust import TrustStore
 from ..errors import MessageError
-from ..files import write_atomic
+from ..files import write_output
 
 
 def register(sub) -> None:
@@ -94,4 +94,4 @@ def _emit(data: bytes, output: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        write_atomic(output, data)
+        write_output(output, data)

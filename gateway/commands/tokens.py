@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 def create_command(args) -> int:
     """Create a token and print it (stdout); a hint goes to stderr."""
-    token = run_with_store(args, lambda store: _tokens(store).create(
+    token = run_with_store(args, create=True, work=lambda store: _tokens(store).create(
         args.name, types=args.types, partners=args.partners, actor=operator(), replace=args.replace))
     print(token)
     print(f"gateway tokens: token for {args.name!r} created; it is shown only now, store it "

@@ -2,7 +2,9 @@
 
 `load(path, environ)` reads `gateway.toml` (or nothing: embedded defaults), refuses unknown
 sections and keys (with the closest known name), and resolves relative paths against the
-file's folder. Each section is a frozen dataclass in `sections.py` (re-exported here, so
+file's folder. The environment wins over the file for the scalar keys of the plain
+sections (`env.py`: `GATEWAY_DATA_DIR`, `GATEWAY_STORE_URL`, ...); `Config.origins` says
+where each value came from (file, environment, default). Each section is a frozen dataclass in `sections.py` (re-exported here, so
 `from gateway.config import X` works for every name); add a field there and it becomes a
 documented, checked configuration key. Secrets are never in the file: a key names an
 environment variable or a file that holds them.
@@ -41,6 +43,7 @@ from .sections import (
     TrustSpec,
     WebhooksSection,
 )
+from .env import apply_environment
 from .tables import _hint, build_dataclass
 
 __all__ = [
@@ -61,6 +64,11 @@ class Config:
     base_dir: Path
     source: str = "<embedded defaults>"
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)   # "section.key" -> origin
+
+    def origin(self, section: str, key: str) -> str:
+        """Where a value came from: "file", "environment NAME" or "default"."""
+        return self.origins.get(f"{section}.{key}", "default")
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -100,8 +108,6 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
     if path is None:
         raw: dict[str, Any] = {}
         base, source = Path.cwd(), "<embedded defaults>"
-        if "GATEWAY_DATA_DIR" in environ:
-            raw = {"gateway": {"data_dir": environ["GATEWAY_DATA_DIR"]}}
     else:
         p = Path(path)
         try:
@@ -111,18 +117,23 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: {exc}") from None
         base, source = p.resolve().parent, str(p)
-    return from_dict(raw, base_dir=base, source=source, environ=environ)
+    origins = {f"{name}.{key}": "file" for name, table in raw.items() if isinstance(table, Mapping)
+               for key in table}
+    raw, from_env = apply_environment(raw, environ)
+    origins.update(from_env)
+    return from_dict(raw, base_dir=base, source=source, environ=environ, origins=origins)
 
 
 def from_dict(raw: Mapping[str, Any], *, base_dir: Path, source: str = "<dict>",
-              environ: Mapping[str, str] | None = None) -> Config:
+              environ: Mapping[str, str] | None = None, origins: Mapping[str, str] | None = None) -> Config:
     """Build a Config from already parsed TOML data."""
     unknown = set(raw) - set(SECTIONS)
     if unknown:
         name = sorted(unknown)[0]
         raise ConfigError(f"{source}: unknown section [{name}]{_hint(name, SECTIONS)}")
     sections = {name: _section(name, cls, raw.get(name, {}), source) for name, cls in SECTIONS.items()}
-    return Config(sections=sections, base_dir=base_dir, source=source, environ=dict(environ or {}))
+    return Config(sections=sections, base_dir=base_dir, source=source, environ=dict(environ or {}),
+                  origins=dict(origins or {}))
 
 
 def _section(name: str, cls: type, data: Any, source: str) -> Any:

@@ -7,6 +7,7 @@ before the chain head is read (held until commit), on SQLite by the single write
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import StoreCorrupted
-from ..files import publish
+from ..files import write_output
 from .chain import (
     GENESIS,
     AuditEntry,
@@ -142,11 +143,13 @@ async def export(engine: AsyncEngine, dest: Path, *, since: datetime | None, unt
     }
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    buffer = io.BytesIO()               # the body is in memory already; so is its zip
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("audit.jsonl", body)
         zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-    manifest["sha256"] = publish(tmp, dest)
+    data = buffer.getvalue()
+    write_output(dest, data)            # a user-given path: never renames over a FIFO or device
+    manifest["sha256"] = hashlib.sha256(data).hexdigest()
     return manifest
 
 

@@ -43,6 +43,15 @@ def resolve_url(url: str, data_dir: Path) -> str:
     return u.render_as_string(hide_password=False)
 
 
+def sqlite_file(url: str, data_dir: Path) -> Path | None:
+    """The database file of a configured store URL when it is SQLite (None for PostgreSQL
+    or an in-memory database)."""
+    u = make_url(resolve_url(url, data_dir))
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
 def is_sqlite(url: str) -> bool:
     """True for an SQLite URL."""
     return make_url(url).get_backend_name() == "sqlite"
