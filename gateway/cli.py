@@ -17,6 +17,8 @@ from . import __version__
 from .errors import ConfigError, GatewayError, NotFound
 
 COMMAND_MODULES = (
+    "gateway.commands.init",
+    "gateway.commands.config",
     "gateway.commands.library",
     "gateway.commands.keys",
     "gateway.commands.sign",

@@ -130,7 +130,14 @@ def upgrade_command(args) -> int:
 def current_command(args) -> int:
     """Print the database's revision and the newest one this gateway knows."""
     from ..store import schema
+    from ..store.engine import sqlite_file
 
+    config = configuration.load(args.config)
+    path = sqlite_file(config.store.url, config.data_dir)
+    if path is not None and not path.exists():       # read-only: never create it to look
+        print(f"database revision: none (empty) \u2014 no store at {path} yet\n"
+              f"gateway needs:     {schema.head()}  (`gateway db upgrade` creates it)")
+        return EXIT_OK
     have, want = _on_database(args, lambda _, reader: schema.current(reader)), schema.head()
     state = "up to date" if have == want else "needs `gateway db upgrade`"
     print(f"database revision: {have or 'none (empty)'}\ngateway needs:     {want}  ({state})")

@@ -121,7 +121,40 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
                for key in table}
     raw, from_env = apply_environment(raw, environ)
     origins.update(from_env)
+    raw, path = _with_partners_file(raw, base)
+    if path is not None:
+        origins.update({f"partners.{pid}": f"file {path}" for pid in raw["partners"]
+                        if f"partners.{pid}" not in origins})
     return from_dict(raw, base_dir=base, source=source, environ=environ, origins=origins)
+
+
+def _with_partners_file(raw: dict, base: Path) -> tuple[dict, Path | None]:
+    """Merge the [partners] of [gateway] partners_file (written by `gateway partners add`),
+    when it exists, into those of gateway.toml; an id in both is refused. Returns the merged
+    tables and the file's path (None when there is none)."""
+    gateway = raw.get("gateway", {})
+    name = gateway.get("partners_file", GatewaySection().partners_file) if isinstance(gateway, Mapping) else ""
+    if not isinstance(name, str) or not name:
+        return raw, None
+    path = Path(os.path.expanduser(name))
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        return raw, None
+    try:
+        extra = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if set(extra) - {"partners"} or not isinstance(extra.get("partners", {}), Mapping):
+        raise ConfigError(f"{path}: may hold [partners.\"ID\"] tables only")
+    mine = raw.get("partners", {})
+    if not isinstance(mine, Mapping):
+        return raw, None                 # from_dict names the broken section
+    both = sorted(set(mine) & set(extra.get("partners", {})))
+    if both:
+        raise ConfigError(f"{path}: partner {both[0]} is also in the configuration file; keep one entry")
+    return {**raw, "partners": {**mine, **extra.get("partners", {})}}, path
 
 
 def from_dict(raw: Mapping[str, Any], *, base_dir: Path, source: str = "<dict>",

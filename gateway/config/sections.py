@@ -17,9 +17,10 @@ class GatewaySection:
 
     data_dir: str = "data"                 # SQLite file, payload files, dev keys
     authority_id: str = "ags:00000000"     # our own kennung (DVDV style prefix:id)
-    authority_name: str = "Development gateway"
+    authority_name: str = "Development gateway"  # our name as partners see it (message header, partner card)
     directory_service: str = "DVDV"        # verzeichnisdienst of our kennung
     node_id: str = ""                      # defaults to the host name
+    partners_file: str = "partners.toml"   # directory entries `gateway partners add` writes; merged with [partners]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class PartnerSpec:
     """[partners."ID"]: one entry of the partner directory (DVDV style)."""
 
     id: str                                # kennung, e.g. "ags:09000009" or "psw:01234567"
-    name: str = ""
+    name: str = ""                         # the partner's name (shown in lists and logs)
     endpoints: tuple[str, ...] = ()        # URLs, tried in order
     transport: str = "http"                # adapter name (http, soap, xta, folder, memory)
     accepts: tuple[str, ...] = ()          # message types (root names) it accepts: "*" = any, patterns like "Aussonderung.*", "STANDARD:TYPE" where ambiguous
@@ -295,11 +296,11 @@ class SourceFolderSpec:
     """[folders.source."NAME"]: a shared folder partners leave signed messages in (a transport)."""
 
     name: str
-    path: str
+    path: str                              # the shared folder read (done/ and failed/ are made inside)
     completion: str = "rename"             # as for outbound folders
-    ignore: tuple[str, ...] = (".*", "*.tmp", "*.part")
-    min_age: float = 0.0
-    max_bytes: int = 10 * 1024 * 1024
+    ignore: tuple[str, ...] = (".*", "*.tmp", "*.part")  # name patterns never picked up
+    min_age: float = 0.0                   # seconds since the last change before a file is taken
+    max_bytes: int = 10 * 1024 * 1024      # larger files go to failed/
     done_dir: str = "done"                 # messages stored as verified or rejected
     failed_dir: str = "failed"             # messages refused without storing (audited), with NAME.error.txt
 

@@ -37,12 +37,18 @@ def test_a_missing_config_file_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.parametrize("args", [("messages", "list"), ("messages", "show", "abc"), ("audit", "verify"),
-                                  ("db", "current"), ("tokens", "list")])
+                                  ("audit", "export", "a.zip"), ("tokens", "list")])
 def test_read_only_commands_never_create_a_store(tmp_path, args):
     proc = gateway(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert ("no store at ./data/gateway.db \u2014 run in the gateway's folder or pass --config"
             in proc.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_db_current_reports_a_missing_store_without_making_one(tmp_path):
+    proc = gateway("db", "current", cwd=tmp_path)
+    assert proc.returncode == 0 and "none (empty) \u2014 no store at" in proc.stdout
     assert list(tmp_path.iterdir()) == []
 
 
