@@ -38,6 +38,22 @@ COMMAND_MODULES = (
     "gateway.commands.demo",
 )
 
+# Which module registers a command: `gateway CMD` imports only that module (a fast start;
+# `gateway types` need not load the server, the store or the crypto stack). A command not
+# listed here still works: the full parser is built. tests/unit/test_cli_start.py keeps
+# this table true.
+COMMAND_OWNERS = {
+    "init": "gateway.commands.init", "config": "gateway.commands.config",
+    "types": "gateway.commands.library", "schema": "gateway.commands.library",
+    "build": "gateway.commands.library", "parse": "gateway.commands.library",
+    "keys": "gateway.commands.keys", "sign": "gateway.commands.sign", "verify": "gateway.commands.sign",
+    "validate": "gateway.commands.validate", "serve": "gateway.commands.serve",
+    "send": "gateway.commands.send", "partners": "gateway.commands.partners", "db": "gateway.commands.db",
+    "messages": "gateway.commands.messages", "audit": "gateway.commands.audit",
+    "folders": "gateway.commands.folders", "jobs": "gateway.commands.jobs",
+    "tokens": "gateway.commands.tokens", "demo": "gateway.commands.demo",
+}
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -45,8 +61,8 @@ class UsageError(Exception):
     """Raised by handlers for wrong arguments that argparse could not catch."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every registered command."""
+def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The argument parser with the commands of `modules` (default: every command)."""
     parser = argparse.ArgumentParser(
         prog="gateway",
         description="XÖV gateway: build, validate, sign, store and exchange messages between authorities.",
@@ -57,14 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="gateway.toml (default: $GATEWAY_CONFIG, else embedded defaults)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_modules_for(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -92,6 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         kind = "not found: " if isinstance(exc, NotFound) else ""
         print(f"gateway {args.command}: {kind}{_describe(exc)}", file=sys.stderr)
         return EXIT_INVALID
+
+
+def _modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The command modules `argv` needs: the owner of its command, none for a bare
+    --version, else all (help, an unknown or unlisted command)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            owner = COMMAND_OWNERS.get(word)
+            return (owner,) if owner in COMMAND_MODULES else COMMAND_MODULES
+    return () if "--version" in argv and not {"-h", "--help"} & set(argv) else COMMAND_MODULES
 
 
 def _quiet_stdout() -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK
-from ..crypto.devca import KEY_KINDS, write_dev_keys
-from ..crypto.expiry import own_certificates, partner_certificates
-from ..crypto.trust import TrustStore
 from ..errors import ConfigError
+
+KEY_KINDS = ("ecdsa", "rsa")    # gateway.crypto.devca.KEY_KINDS (imported when a command runs)
 
 
 def register(sub) -> None:
@@ -37,6 +36,8 @@ def register(sub) -> None:
 
 def init_command(args) -> int:
     """Write the development CA and signing key; print what was made."""
+    from ..crypto.devca import write_dev_keys
+
     config = configuration.load(args.config)
     folder = args.dir or config.data_dir / "keys"
     gw = config.gateway
@@ -53,6 +54,9 @@ def init_command(args) -> int:
 
 def list_command(args) -> int:
     """Print own and partner certificates with expiry; flag those in the warning window."""
+    from ..crypto.expiry import own_certificates, partner_certificates
+    from ..crypto.trust import TrustStore
+
     config = configuration.load(args.config)
     now = datetime.now(timezone.utc)
     within = config.keys.expiry_warning_days if args.within is None else args.within

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from datetime import datetime
 
 from .. import config as configuration
-from ..cli import EXIT_OK
+from ..cli import EXIT_OK, UsageError
+from ..errors import NotFound
 from ..model import Direction, Message, State
 from ..store.chain import timestamp
 from .db import operator, parse_time, run_with_store
@@ -31,19 +33,25 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="one JSON array instead of a table")
     p.set_defaults(func=list_command)
 
-    p = actions.add_parser("show", help="one message: metadata, timeline (routing slip), receipts")
-    p.add_argument("id", metavar="ID", help="message id (first column of `messages list`)")
-    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p = actions.add_parser("show", help="one message: metadata, timeline (routing slip), receipts; "
+                                        "or its stored XML or record")
+    p.add_argument("id", metavar="ID", help="message id (first column of `messages list`) or an "
+                                            "unambiguous prefix of it")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--json", action="store_true", help="JSON instead of text")
+    what.add_argument("--xml", action="store_true", help="print the stored (signed) XML message instead")
+    what.add_argument("--record", action="store_true",
+                      help="print the stored message as its record (JSON) instead")
     p.set_defaults(func=show_command)
 
     p = actions.add_parser("retry", help="send a retry_wait, dead, failed or sent (receipt overdue) "
                                          "outbound message again now")
-    p.add_argument("id", metavar="ID", help="message id of the outbound message")
+    p.add_argument("id", metavar="ID", help="message id (or an unambiguous prefix) of the outbound message")
     p.add_argument("--reason", default="", help="recorded in the timeline")
     p.set_defaults(func=retry_command)
 
     p = actions.add_parser("cancel", help="withdraw an outbound message that is not being sent")
-    p.add_argument("id", metavar="ID", help="message id of the outbound message")
+    p.add_argument("id", metavar="ID", help="message id (or an unambiguous prefix) of the outbound message")
     p.add_argument("--reason", default="", help="recorded in the timeline")
     p.set_defaults(func=cancel_command)
 
@@ -90,13 +98,40 @@ def list_command(args) -> int:
     return EXIT_OK
 
 
+async def resolve_id(store, given: str) -> str:
+    """The full id of a message from its id or an unambiguous prefix."""
+    text = given.strip().lower()
+    found = await store.ids_starting(text, limit=2)
+    if not found or (len(found) > 1 and found[0] != text):
+        if len(found) > 1:
+            raise UsageError(f"message id prefix {given!r} is ambiguous ({found[0]}, {found[1]}, ...): "
+                             "give more characters")
+        raise NotFound(f"message {given}")
+    return found[0]
+
+
 def show_command(args) -> int:
-    """Print one message with its timeline and receipts."""
+    """Print one message with its timeline and receipts, or its stored XML or record."""
     async def work(store):
-        return (await store.get(args.id), await store.history(args.id),
-                await store.receipts(args.id))
+        msg_id = await resolve_id(store, args.id)
+        if args.xml or args.record:
+            return await store.get(msg_id), await store.payload(msg_id), None
+        return (await store.get(msg_id), await store.history(msg_id),
+                await store.receipts(msg_id))
 
     msg, slip, receipts = run_with_store(args, work)
+    if args.xml:
+        sys.stdout.buffer.write(slip)
+        return EXIT_OK
+    if args.record:
+        from ..mapping.registry import shipped_registry
+        from ..xml import Limits
+
+        config = configuration.load(args.config)
+        limits = Limits(max_bytes=config.schemas.max_bytes, max_depth=config.schemas.max_depth)
+        type_id, record = shipped_registry().received_record(slip, limits)
+        print(json.dumps({"id": msg.id, "type": type_id, "record": record}, indent=2, ensure_ascii=False))
+        return EXIT_OK
     if args.json:
         print(json.dumps({
             "message": message_dict(msg),
@@ -124,14 +159,20 @@ def show_command(args) -> int:
 
 def retry_command(args) -> int:
     """Move a message back to ready."""
-    msg = run_with_store(args, lambda s: s.retry(args.id, actor=operator(), detail=args.reason))
+    async def work(store):
+        return await store.retry(await resolve_id(store, args.id), actor=operator(), detail=args.reason)
+
+    msg = run_with_store(args, work)
     print(f"{msg.id}: {msg.state.value} (will be sent at the next outbox scan)")
     return EXIT_OK
 
 
 def cancel_command(args) -> int:
     """Cancel a message."""
-    msg = run_with_store(args, lambda s: s.cancel(args.id, actor=operator(), detail=args.reason))
+    async def work(store):
+        return await store.cancel(await resolve_id(store, args.id), actor=operator(), detail=args.reason)
+
+    msg = run_with_store(args, work)
     print(f"{msg.id}: {msg.state.value}")
     return EXIT_OK
 

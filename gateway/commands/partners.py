@@ -6,11 +6,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import adapters
-
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK, UsageError
-from ..exchange.directory import Directory, describe
 
 
 def register(sub) -> None:
@@ -52,6 +49,10 @@ def register(sub) -> None:
 
 def partners_command(args) -> int:
     """Print the (filtered) directory; with --check, its problems."""
+    import adapters
+
+    from ..exchange.directory import Directory, describe
+
     directory = Directory.from_config(configuration.load(args.config))
     hits = directory.query(accepts=args.accepts, transport=args.transport)
     if args.json:

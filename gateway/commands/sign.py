@@ -7,9 +7,6 @@ from pathlib import Path
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK, UsageError
-from ..crypto.keys import KeyRing, read_certificates
-from ..crypto.signing import SELF, Signer, Verifier, own_verifier
-from ..crypto.trust import TrustStore
 from ..errors import MessageError
 from ..files import write_output
 
@@ -41,6 +38,8 @@ def register(sub) -> None:
 
 def sign_command(args) -> int:
     """Sign FILE and write the result."""
+    from ..crypto.signing import Signer
+
     config = configuration.load(args.config)
     signer = Signer.from_config(config)
     now = datetime.now(timezone.utc)
@@ -70,7 +69,12 @@ def verify_command(args) -> int:
     return EXIT_OK
 
 
-def _verifier(args, config) -> tuple[Verifier, str]:
+def _verifier(args, config):
+    """(Verifier, partner id) for --partner, --cert or our own certificates."""
+    from ..crypto.keys import KeyRing, read_certificates
+    from ..crypto.signing import SELF, Verifier, own_verifier
+    from ..crypto.trust import TrustStore
+
     if args.partner:
         if args.partner not in config.partners:
             known = ", ".join(sorted(config.partners)) or "none configured"

@@ -344,6 +344,15 @@ class Store:
             raise NotFound(f"message {msg_id}")
         return msg
 
+    async def ids_starting(self, prefix: str, *, limit: int = 2) -> list[str]:
+        """Up to `limit` message ids that start with `prefix` (lower-case hex), the exact id first."""
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            return []
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(select(m.id).where(m.id >= prefix, m.id < prefix + "g")
+                                       .order_by(m.id).limit(limit))).scalars().all()
+        return list(rows)
+
     async def find_client_ref(self, client: str, client_ref: str) -> Message | None:
         """The message a backend submitted under this reference, if stored."""
         return await self._one(m.client == client, m.client_ref == client_ref)
@@ -388,10 +397,13 @@ class Store:
                    partner: str | None = None, message_type: str | None = None,
                    since: datetime | None = None, updated_before: datetime | None = None,
                    limit: int = 100, before_id: str | None = None, until: datetime | None = None,
-                   message_uuid: str | None = None, client_ref: str | None = None) -> list[Message]:
+                   message_uuid: str | None = None, client_ref: str | None = None,
+                   client: str | None = None) -> list[Message]:
         """Messages matching every given filter, newest first (page with `before_id`);
         `since`/`until` bound the creation time as [since, until)."""
         q = select(*batch.META_COLUMNS)
+        if client is not None:
+            q = q.where(m.client == client)
         if direction is not None:
             q = q.where(m.direction == Direction(direction).value)
         if state is not None:

@@ -2,6 +2,8 @@
 
     GET  /api/openapi.json                      this API's OpenAPI document (no token)
     POST /api/messages                          submit {type, to, record, client_ref?}: 201 new, 200 again
+    GET  /api/messages                          own submissions (filters state, type, partner, client_ref)
+    GET  /api/messages/{id}/xml                 an outbound message's signed XML as stored
     GET  /api/messages/{id}                     status: metadata, timeline (routing slip), receipts
     GET  /api/messages/{id}/receipts/{receipt}  a receipt's signed XML
     GET  /api/inbound                           received messages (filters, paging)
@@ -32,6 +34,8 @@ def routes() -> list[tuple[str, str, object]]:
     return [
         ("GET", "/openapi.json", catalog.openapi),
         ("POST", "/messages", outbound.submit),
+        ("GET", "/messages", outbound.list_outbound),
+        ("GET", "/messages/{id}/xml", outbound.message_xml),
         ("GET", "/messages/{id}", outbound.status),
         ("GET", "/messages/{id}/receipts/{receipt}", outbound.receipt),
         ("GET", "/inbound", inbound.list_inbound),
@@ -56,7 +60,7 @@ def create_api(gateway, operator_token: bytes | None = None, *,
     api = web.Application(middlewares=[guard])
     api[outbound.GATEWAY_KEY] = gateway
     api[AUTH_KEY] = authenticator
-    api[inbound.MAX_PAGE_KEY] = max_page
+    api[outbound.MAX_PAGE_KEY] = max_page
     for method, path, handler in routes():
         api.router.add_route(method, path, handler)
     if webhooks is not None:

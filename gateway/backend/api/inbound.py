@@ -3,7 +3,6 @@ acknowledge it as taken over by the backend (-> acknowledged, through the state 
 from __future__ import annotations
 
 import asyncio
-import re
 
 from aiohttp import web
 
@@ -12,11 +11,9 @@ from ...model import Direction, State, Transition
 from ..received import received_view
 from . import views
 from .auth import grant_of
-from .outbound import GATEWAY_KEY, json_body, visible
+from .outbound import GATEWAY_KEY, MAX_PAGE_KEY, json_body, visible
 from .problems import ApiError, field_error
 
-CURSOR = re.compile(r"[0-9a-f]{32}")
-MAX_PAGE_KEY = web.AppKey("api_max_page", int)
 SCAN_ROUNDS = 10          # store pages read per list call before answering with a cursor
 JSON, XML = "application/json", "application/xml"
 
@@ -30,10 +27,7 @@ async def list_inbound(request: web.Request) -> web.Response:
         raise ApiError("forbidden", f"token {grant.name!r} may not use {message_type}")
     if partner and not grant.allows_partner(partner):
         raise ApiError("forbidden", f"token {grant.name!r} may not use partner {partner}")
-    cursor = q.get("cursor") or None
-    if cursor is not None and not CURSOR.fullmatch(cursor):
-        raise ApiError("bad-request", "cursor must be a next_cursor value of an earlier page",
-                       errors=[field_error("cursor", "not a cursor")])
+    cursor = views.cursor(request)
     limit = views.limit(request, request.app[MAX_PAGE_KEY])
     filters = dict(direction=Direction.IN, state=views.states(request), partner=partner,
                    message_type=message_type, since=views.since(request))

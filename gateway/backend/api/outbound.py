@@ -7,7 +7,7 @@ import json
 from aiohttp import web
 
 from ...errors import NotFound
-from ...model import Direction, Message
+from ...model import TRANSITIONS, Direction, Message
 from ...server import read_limited
 from ...server.problems import Problem
 from . import views
@@ -15,6 +15,8 @@ from .auth import grant_of
 from .problems import ApiError, field_error
 
 GATEWAY_KEY = web.AppKey("api_gateway", object)
+MAX_PAGE_KEY = web.AppKey("api_max_page", int)
+OUT_STATES = frozenset(TRANSITIONS[Direction.OUT])
 BASE = "/api/messages"
 MAX_REF = 200
 
@@ -106,6 +108,32 @@ async def submit_xml(request: web.Request) -> web.Response:
                                actor=f"api:{grant.name}", authorize=authorize)
     return web.json_response(views.message(done.message), status=201 if done.created else 200,
                              headers={"Location": f"{BASE}/{done.message.id}"})
+
+
+async def list_outbound(request: web.Request) -> web.Response:
+    """GET /api/messages: the caller's own submissions (the operator: all outbound), newest
+    first, paged; filters state, type, partner, client_ref, since."""
+    grant = grant_of(request)
+    q = request.query
+    limit = views.limit(request, request.app[MAX_PAGE_KEY])
+    store = request.app[GATEWAY_KEY].store
+    found = await store.list(direction=Direction.OUT, state=views.states(request, OUT_STATES),
+                             message_type=q.get("type") or None, partner=q.get("partner") or None,
+                             client_ref=q.get("client_ref") or None, since=views.since(request),
+                             client=None if grant.operator else grant.name,
+                             limit=limit, before_id=views.cursor(request))
+    return web.json_response(views.page([views.message(m) for m in found],
+                                        found[-1].id if len(found) == limit else None))
+
+
+async def message_xml(request: web.Request) -> web.Response:
+    """GET /api/messages/{id}/xml: the outbound message's signed XML as stored (and sent)."""
+    msg = await visible(request, request.match_info["id"])
+    if msg.direction is not Direction.OUT:
+        raise ApiError("not-found", f"message {msg.id} is a received message: GET /api/inbound/{msg.id}")
+    payload = await request.app[GATEWAY_KEY].store.payload(msg.id)
+    return web.Response(body=payload, content_type="application/xml",
+                        headers={"Digest-SHA256": msg.digest})
 
 
 async def status(request: web.Request) -> web.Response:

@@ -1,6 +1,7 @@
 """JSON shapes of the API answers and the parsing of query parameters (paging, filters)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from aiohttp import web
@@ -8,6 +9,8 @@ from aiohttp import web
 from ...model import HistoryEntry, Message, Receipt, State
 from ...store.chain import timestamp
 from .problems import ApiError, field_error
+
+CURSOR = re.compile(r"[0-9a-f]{32}")
 
 
 def when(at: datetime | None) -> str | None:
@@ -71,6 +74,15 @@ def since(request: web.Request) -> datetime | None:
     if value is None or value.tzinfo is None:
         raise ApiError("bad-request", "since must be an ISO 8601 time with offset, e.g. "
                        "2026-03-01T00:00:00Z", errors=[field_error("since", f"not a time: {text!r}")])
+    return value
+
+
+def cursor(request: web.Request) -> str | None:
+    """?cursor=: the next_cursor of an earlier page (a message id)."""
+    value = request.query.get("cursor") or None
+    if value is not None and not CURSOR.fullmatch(value):
+        raise ApiError("bad-request", "cursor must be a next_cursor value of an earlier page",
+                       errors=[field_error("cursor", "not a cursor")])
     return value
 
 
