@@ -46,25 +46,29 @@ def _message_type(registry, type_id: str):
 
 
 def cmd_types(args: argparse.Namespace) -> int:
-    """`gateway types`: one line per message type."""
-    types = _registry().types()
+    """`gateway types`: one line per message type (from the cached catalog)."""
+    from ..mapping.catalog import catalog
+
+    rows = catalog()["types"]
     if args.json:
-        rows = [{"id": t.id, "standard": t.standard, "version": t.version,
-                 "description": t.description, "namespace": t.namespace} for t in types]
         _out(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
-    width = max(len(t.id) for t in types)
-    std = max(len(t.standard) for t in types)
-    _out("".join(f"{t.id:<{width}}  {t.standard:<{std}}  {t.version:<5}  {t.description}\n"
-                 for t in types))
+    width = max(len(t["id"]) for t in rows)
+    std = max(len(t["standard"]) for t in rows)
+    _out("".join(f"{t['id']:<{width}}  {t['standard']:<{std}}  {t['version']:<5}  {t['description']}\n"
+                 for t in rows))
     return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    """`gateway schema TYPE`: the record's JSON Schema."""
-    registry = _registry()
-    message_type = _message_type(registry, args.type)
-    _out(json.dumps(registry.json_schema(message_type.id), ensure_ascii=False, indent=2) + "\n")
+    """`gateway schema TYPE`: the record's JSON Schema (from the cached catalog)."""
+    from ..mapping.catalog import catalog
+
+    schema = catalog()["schemas"].get(args.type)
+    if schema is None:                   # unknown: the registry names the closest type
+        registry = _registry()
+        schema = registry.json_schema(_message_type(registry, args.type).id)
+    _out(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
     return EXIT_OK
 
 
