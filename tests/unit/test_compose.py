@@ -84,6 +84,8 @@ def test_the_mounted_config_loads_with_each_nodes_environment():
         assert cfg.data_dir == Path("/data")
         assert cfg.store.url.startswith("postgresql://") and cfg.origin("store", "url") == "environment GATEWAY_STORE_URL"
         assert cfg.gateway.node_id == env["GATEWAY_NODE_ID"]
+        # a payload accepted by one node must be readable by the other: in the database
+        assert cfg.store.payload_inline_max >= cfg.server.max_body_bytes, name
         for key in cfg.keys.own:   # keys are inside the mounted config folder
             assert cfg.path(key.file).resolve().is_relative_to(binds[folder])
     nodes = [s["environment"]["GATEWAY_NODE_ID"] for s in gateway_services().values()]
