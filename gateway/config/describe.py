@@ -91,6 +91,15 @@ def tables() -> list[Table]:
     return out
 
 
+def about(table: Table) -> str:
+    """The table's explanation without its leading "[heading]: "."""
+    text = table.about
+    for prefix in (f"[{table.heading}]: ", f"[[{table.heading[1:-1]}]]: "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
+
+
 def field_comments(cls: type) -> dict[str, str]:
     """field name -> its comment in the class source (continuation comment lines joined)."""
     found: dict[str, str] = {}

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .describe import NO_DEFAULT, NOTES, tables, toml_value
+from .describe import NO_DEFAULT, NOTES, about, tables, toml_value
 from .env import OTHER_VARIABLES
 
 DEFAULT_PATH = Path("docs") / "configuration.md"
@@ -60,7 +60,8 @@ def render() -> str:
     out.append("| `GATEWAY_<KEY>`, `GATEWAY_<SECTION>_<KEY>` | one key each, listed in the key's row below |\n")
     for table in tables():
         heading = f"[{table.heading}]"
-        out.append(f"\n## `{heading}`\n\n{_cell(_about(table.about, heading))}\n")
+        text = about(table)
+        out.append(f"\n## `{heading}`\n\n{_cell(text[:1].upper() + text[1:])}\n")
         if table.heading in NOTES:
             out.append(f"\n{NOTES[table.heading]}\n")
         if not table.keys:
@@ -71,14 +72,6 @@ def render() -> str:
             env = f"`{key.env}`" if key.env else ""
             out.append(f"| `{key.name}` | {key.type} | {_cell(default)} | {env} | {_cell(key.meaning)} |\n")
     return "".join(out)
-
-
-def _about(text: str, heading: str) -> str:
-    """The docstring's first line without its leading '[name]: '."""
-    for prefix in (f"[{heading}]: ", f"{heading}: "):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    return text[:1].upper() + text[1:]
 
 
 def _cell(text: str) -> str:

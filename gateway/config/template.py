@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Mapping
 
-from .describe import NO_DEFAULT, NOTES, tables, toml_value
+from .describe import NO_DEFAULT, NOTES, about, tables, toml_value
 
 HEADER = """\
 # gateway.toml of {name} ({authority}), written by `gateway init` on {today}.
@@ -38,7 +38,7 @@ def render(values: Mapping[str, Mapping[str, Any]], *, today: date | None = None
                          today=(today or date.today()).isoformat())]
     for table in tables():
         head = f"[{table.heading}]"
-        out.append(f"\n# {head}: {_about(table.about, head)}\n")
+        out.append(f"\n# {head}: {about(table)}\n")
         out.append(EXAMPLES.get(table.heading, ""))
         if table.heading in REPEATED:
             out.append(f"# {head}\n")
@@ -58,10 +58,3 @@ def render(values: Mapping[str, Mapping[str, Any]], *, today: date | None = None
         if table.heading in NOTES:
             out.append(f"# {NOTES[table.heading]}\n")
     return "".join(out)
-
-
-def _about(text: str, heading: str) -> str:
-    for prefix in (f"[{heading}]: ", f"{heading}: "):
-        if text.startswith(prefix):
-            return text[len(prefix):]
-    return text
