@@ -69,7 +69,8 @@ def main(argv: list[str]) -> int:
         ratio = median / base
         flag = "" if name == "python -c pass" else ("  ok" if ratio < TARGET else f"  ABOVE target {TARGET:.0f}x")
         missed += bool(flag.strip().startswith("ABOVE"))
-        print(f"  {name:<20} {median * 1000:7.0f} ms ({best * 1000:5.0f})  {ratio:5.1f}x{flag}")
+        print(f"  {name:<20} {median * 1000:7.0f} ms ({best * 1000:5.0f})  {1 / median:6.1f}/s  "
+              f"{ratio:5.1f}x{flag}")
     return 0
 
 
