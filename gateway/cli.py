@@ -53,6 +53,7 @@ COMMAND_OWNERS = {
     "messages": "gateway.commands.messages", "audit": "gateway.commands.audit",
     "folders": "gateway.commands.folders", "jobs": "gateway.commands.jobs",
     "tokens": "gateway.commands.tokens", "demo": "gateway.commands.demo",
+    "nodes": "gateway.commands.nodes", "status": "gateway.commands.nodes", "users": "gateway.commands.users",
 }
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -33,6 +33,8 @@ TABLES: tuple[tuple[str, type, str], ...] = (
     ("scheduler", S.SchedulerSection, "scheduler"),
     ("api", S.ApiSection, "api"),
     ("webhooks", S.WebhooksSection, "webhooks"),
+    ("console", S.ConsoleSection, "console"),
+    ('console.units."NAME"', S.ConsoleUnitSpec, ""),
 )
 # Tables whose keys are names the operator chooses (documented by NOTES, not as keys).
 NOTES = {
@@ -44,7 +46,7 @@ NOTES = {
 # Fields that are written as their own tables, not as keys.
 SUBTABLES = {("PartnerSpec", "trust"), ("PartnerSpec", "options"), ("KeysSection", "own"),
              ("StoreSection", "retention"), ("FoldersSection", "outbound"), ("FoldersSection", "inbound"),
-             ("FoldersSection", "source")}
+             ("FoldersSection", "source"), ("ConsoleSection", "units")}
 NO_DEFAULT = object()
 
 
@@ -81,7 +83,8 @@ def tables() -> list[Table]:
         comments = field_comments(cls)
         keys = []
         for f in dataclasses.fields(cls):
-            if (cls.__name__, f.name) in SUBTABLES or (section == "" and f.name in ("id", "name")
+            if (cls.__name__, f.name) in SUBTABLES or toml_type(str(f.type)) == "table" or (
+                    section == "" and f.name in ("id", "name")
                                                         and _default(f) is NO_DEFAULT):   # the table's name
                 continue
             env = variable(section, f.name) if section else ""

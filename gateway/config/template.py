@@ -28,7 +28,7 @@ EXAMPLES = {
                      '# The keys of a partner entry:\n',
 }
 REPEATED = {'partners."ID"', 'partners."ID".trust', "[keys.own]", 'folders.outbound."NAME"', 'folders.inbound."NAME"',
-            'folders.source."NAME"'}
+            'folders.source."NAME"', 'console.units."NAME"'}
 
 
 def render(values: Mapping[str, Mapping[str, Any]], *, today: date | None = None) -> str:
