@@ -64,7 +64,7 @@ def add_command(args) -> int:
     """Create an account."""
     password = _password()
     known = [u.name for u in configuration.load(args.config).console.units]
-    user = run_with_store(args, lambda store: _accounts(store).add(
+    user = run_with_store(args, create=True, work=lambda store: _accounts(store).add(
         args.name, args.role, password, units=args.unit, actor=operator(), known_units=known))
     print(f"added {user.name} ({user.role}{': ' + ', '.join(user.units) if user.units else ''})")
     return EXIT_OK
