@@ -23,7 +23,7 @@ from lxml import etree
 
 from ..errors import Issue
 from .codelists import CodeList, CodeLists
-from .paths import element_path
+from .paths import ElementIssue
 from .xsdtree import ATTRIBUTE, ELEMENT, INLINE_TYPES, XS, has_open_content, owner, qname
 
 _DERIVED = tuple(f"{{{XS}}}{n}" for n in ("extension", "restriction"))
@@ -107,8 +107,8 @@ def code_issue(libxml_message: str, code_el: etree._Element,
 
 def not_in_list(code_el: etree._Element, code: str, uri: str, version: str) -> Issue:
     """The one wording of a code missing from its list (both code-list paths use it)."""
-    return Issue(f"code '{code}' is not in code list {uri} version {version}",
-                 element_path(code_el), code_el.sourceline, "codelist")
+    return ElementIssue(f"code '{code}' is not in code list {uri} version {version}",
+                        code_el, code_el.sourceline, "codelist")
 
 
 def _code_types(root: etree._Element):

@@ -8,6 +8,7 @@ The element is named by the issue's path, so messages do not repeat it. Each rul
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # "Element '{ns}name'" or "Element 'name', attribute 'x'" prefix of every libxml2 message
 _PREFIX = re.compile(r"^Element '(?P<el>[^']*)'(?:, attribute '(?P<attr>[^']*)')?: ")
@@ -94,8 +95,10 @@ _RULES: list[tuple[re.Pattern, object]] = [
 ]
 
 
+@lru_cache(maxsize=1024)
 def rewrite(libxml_message: str) -> tuple[str, str]:
-    """(clerk text, attribute name or "") for one libxml2 schema validation message."""
+    """(clerk text, attribute name or "") for one libxml2 schema validation message (cached:
+    a document with many issues repeats the same few texts)."""
     text = libxml_message.strip()
     prefix = _PREFIX.match(text)
     el = _local(prefix["el"]) if prefix else ""

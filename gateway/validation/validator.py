@@ -20,7 +20,7 @@ from ..resources import xsd_dir
 from ..xml import Limits, parse
 from .codeschema import code_issue, not_in_list
 from .messages import rewrite
-from .paths import ElementFinder, element_path
+from .paths import ElementFinder, ElementIssue
 from .rules import RuleContext, check_rules
 from .ruleschema import is_rule_error
 from .schemas import SchemaCatalog
@@ -135,14 +135,14 @@ class Validator:
         version = " ".join((el.get("listVersionID") or "").split()) or None
         severity = WARNING if known_only else "error"
         if not uri:
-            return Issue("no code list named (listURI is empty), the code is not checked",
-                         element_path(el), el.sourceline, "codelist", severity)
+            return ElementIssue("no code list named (listURI is empty), the code is not checked",
+                                el, el.sourceline, "codelist", severity)
         cl = lists.get(uri, version)
         if cl is None:
             known = lists.versions(uri)
             what = f"code list {uri}" + (f" version {version}" if version else "")
             hint = f" (known versions: {', '.join(known)})" if known else ""
-            return Issue(f"unknown {what}{hint}", element_path(el), el.sourceline, "codelist", severity)
+            return ElementIssue(f"unknown {what}{hint}", el, el.sourceline, "codelist", severity)
         code = " ".join("".join(code_el.itertext()).split())  # xs:token collapses whitespace
         if code in cl.codes:
             return None
@@ -170,13 +170,15 @@ class Validator:
                         codes.append(found)
                     continue
             message, attr = rewrite(entry.message)
-            readable = element_path(el, attr) if el is not None else _strip_prefixes(path)
             line = entry.line or (el.sourceline if el is not None else None)
-            key = (readable, message)
+            key = (path if el is not None else _strip_prefixes(path), attr, message)
             if key in seen:
                 continue
             seen.add(key)
-            issues.append(Issue(message, readable, line or None, "schema"))
+            if el is not None:     # the readable path is built when the issue is read
+                issues.append(ElementIssue(message, el, line or None, "schema", attribute=attr))
+            else:
+                issues.append(Issue(message, key[0], line or None, "schema"))
             if len(issues) >= MAX_ISSUES:
                 break
         return issues, codes, rule_failed
