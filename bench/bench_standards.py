@@ -9,7 +9,7 @@ issues must not make validation many times slower (target: at most 2x the valid 
 Needs ../shared/reference/xdomea-2.4.0 (read in place, never copied); without it the
 benchmark says so and exits 0.
 
-    .venv/bin/python -m bench.bench_standards [--n 200] [--rounds 40]
+    .venv/bin/python -m bench.bench_standards [--n 200] [--rounds 40] [--quick]
 """
 from __future__ import annotations
 
@@ -53,7 +53,10 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench_standards")
     ap.add_argument("--n", type=int, default=200, help="validations per round")
     ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--quick", action="store_true", help="a few seconds: --n 20 --rounds 2")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.rounds = 20, 2
     if not REFERENCE.is_dir():
         print(f"skipped: xdomea 2.4.0 reference set not found at {REFERENCE}")
         return 0
