@@ -8,6 +8,7 @@ import sys
 
 from .. import config as configuration
 from ..cli import EXIT_INVALID, EXIT_OK
+from .db import require_store
 
 
 def register(sub) -> None:
@@ -37,6 +38,7 @@ def nodes_command(args) -> int:
     from ..store.tables import utcnow
 
     config = configuration.load(args.config)
+    require_store(config)
 
     async def main():
         store = await Store.from_config(config)
@@ -68,6 +70,7 @@ def status_command(args) -> int:
     from ..store.tables import utcnow
 
     config = configuration.load(args.config)
+    require_store(config)
 
     async def main() -> dict:
         holder = GatewayJobs(None, config)

@@ -37,7 +37,8 @@ def test_a_missing_config_file_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.parametrize("args", [("messages", "list"), ("messages", "show", "abc"), ("audit", "verify"),
-                                  ("audit", "export", "a.zip"), ("tokens", "list")])
+                                  ("audit", "export", "a.zip"), ("tokens", "list"),
+                                  ("status",), ("nodes",)])
 def test_read_only_commands_never_create_a_store(tmp_path, args):
     proc = gateway(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
