@@ -167,4 +167,11 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None, read
     if config.console.enabled:
         from .console.web import create_console
         app.add_subapp("/console/", create_console(gateway, jobs=jobs))
+        app.router.add_get("/console", _to_console)
     return app
+
+
+async def _to_console(request):
+    """GET /console: to /console/ (the console lives below the slash)."""
+    from aiohttp import web
+    raise web.HTTPSeeOther("/console/")

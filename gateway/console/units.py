@@ -61,8 +61,10 @@ class Units:
                 continue
             if spec.types and not any(fnmatchcase(msg.message_type, p) for p in spec.types):
                 continue
-            if spec.readers and not any(fnmatchcase(await self.reader(msg), p) for p in spec.readers):
-                continue
+            if spec.readers:
+                reader = await self.reader(msg)
+                if not any(fnmatchcase(reader, p) for p in spec.readers):
+                    continue
             return True
         return False
 

@@ -109,6 +109,8 @@ async def test_passwords_are_argon2id_hashes_and_accounts_are_checked(pair):
 
 async def test_login_sets_strict_httponly_cookies_and_every_page_has_the_security_headers(pair, browser):
     b = browser()
+    status, text = await b.get("/console")
+    assert status == 200 and str(b.last.url).startswith(pair.url + "/console/login")
     status, text = await b.get("/console/dashboard")
     assert status == 200 and "/console/login" in str(b.last.url)           # redirected to the login
     status, _ = await b.login("olga")
@@ -342,3 +344,50 @@ def test_users_command(tmp_path, monkeypatch, capsys):
     assert cli_main(["--config", str(config), "users", "list"]) == 0
     out = capsys.readouterr().out
     assert "clara" in out and "disabled" in out and "standesamt" in out and PASSWORD not in out
+
+
+async def test_messages_are_searched_filtered_and_paged(tmp_path):
+    p = await start_pair(tmp_path, office_extra={"console": {"page_size": 2}})
+    b = Browser(p.url)
+    try:
+        await Accounts(p.b.store).add("olga", "operator", PASSWORD, actor="test")
+        received = [await p.receive_at_b("korrespondenz.schreiben.0200") for _ in range(3)]
+        await b.login("olga")
+        status, first = await b.get("/console/messages?direction=in")
+        ids = re.findall(r'href="/console/messages/([0-9a-f]{32})"', first)
+        assert status == 200 and ids == [received[2].id, received[1].id]          # newest first, 2 a page
+        more = re.search(r'href="/console/messages\?([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+        status, second = await b.get(f"/console/messages?{more}")
+        assert re.findall(r'href="/console/messages/([0-9a-f]{32})"', second) == [received[0].id]
+        status, text = await b.get(f"/console/messages?uuid={received[1].message_uuid}")
+        assert re.findall(r'href="/console/messages/([0-9a-f]{32})"', text) == [received[1].id]
+        status, text = await b.get("/console/messages?direction=in&since=2999-01-01")
+        assert "Nothing found." in text
+        status, text = await b.get("/console/messages?until=yesterday")
+        assert status == 400 and "until" in text and "not a date" in text
+        status, text = await b.get("/console/messages?direction=out&state=dead")
+        assert "Nothing found." in text
+    finally:
+        await b.close()
+        await p.aclose()
+
+
+async def test_units_by_reader_id(tmp_path):
+    units = {"ours": {"readers": [OFFICE]}, "elsewhere": {"readers": ["psw:*"], "types": ["korrespondenz.*"]}}
+    p = await start_pair(tmp_path, office_extra={"console": {"units": units}})
+    try:
+        accounts = Accounts(p.b.store)
+        await accounts.add("clara", "clerk", PASSWORD, units=["ours"], actor="test")
+        await accounts.add("paul", "clerk", PASSWORD, units=["elsewhere"], actor="test")
+        msg = await p.receive_at_b(APPLICATION)                  # addressed to the office (leser = OFFICE)
+        for name, sees in (("clara", True), ("paul", False)):
+            b = Browser(p.url)
+            try:
+                await b.login(name)
+                status, text = await b.get("/console/mailbox")
+                assert (msg.id in text) is sees, name
+                assert (await b.get(f"/console/mailbox/{msg.id}"))[0] == (200 if sees else 403)
+            finally:
+                await b.close()
+    finally:
+        await p.aclose()
