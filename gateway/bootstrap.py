@@ -143,7 +143,7 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
 def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None, ready=None):
     """The aiohttp application of a wired gateway (inbound, API, health, metrics, and the
     console at /console/ unless [console] enabled = false); `jobs()`, when given, lists the
-    scheduler's jobs in /health and on the console's dashboard; `ready()` answers /ready."""
+    scheduler's jobs in /health; `ready()` answers /ready."""
     from .backend.api import create_api
     from .backend.webhooks import Webhooks
     from .server import create_app as make
@@ -166,7 +166,7 @@ def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None, read
                     max_page=config.api.max_page, webhooks=Webhooks.from_config(gateway, config)))
     if config.console.enabled:
         from .console.web import create_console
-        app.add_subapp("/console/", create_console(gateway, jobs=jobs))
+        app.add_subapp("/console/", create_console(gateway))
         app.router.add_get("/console", _to_console)
     return app
 

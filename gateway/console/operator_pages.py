@@ -196,9 +196,8 @@ async def partners(request: web.Request) -> web.Response:
     """GET /console/partners: the directory with trust certificates and their expiry."""
     if (denied := require(request, OPERATOR)) is not None:
         return denied
-    status = console_of(request).status
-    from .status import partners as directory
-    certs = await asyncio.to_thread(status.certificates, console_of(request).gw.clock())
+    from .status import certificates, partners as directory
+    certs = await certificates(console_of(request).status, console_of(request).gw.clock())
     return render(request, "partners.html", partners=directory(console_of(request).gw),
                   certificates=certs)
 

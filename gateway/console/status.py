@@ -1,26 +1,27 @@
-"""The dashboard's figures, read from the store and the node: messages by direction and
-state, the oldest message still waiting, partners, certificates close to expiry, the last
-job runs and the audit chain's status (verified at most once a minute)."""
+"""The dashboard's figures. Everything `gateway status` shows comes from the one status
+function, `gateway.operations.status.gather` (queues, partners with their last success and
+failure, nodes with heartbeats, jobs with last and next runs, certificates expiring,
+`attention`); the console adds the messages by direction and state as a full grid, the
+oldest message still waiting in either direction, and the audit chain's status (verified
+at most once a minute)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
 from ..crypto.expiry import all_certificates
-from ..model import Direction, Message, State
+from ..model import TRANSITIONS, Direction, Message, State
+from ..operations import status as node_status
 from ..store.batch import META_COLUMNS, to_message
 from ..store.tables import messages
 
 #: what counts as waiting: outbound not yet settled, inbound not yet taken over
-WAITING = {Direction.OUT: (State.ACCEPTED, State.READY, State.SENDING, State.SENT, State.RETRY_WAIT),
-           Direction.IN: (State.RECEIVED, State.VERIFIED, State.DELIVERED)}
-EXPIRY_DAYS = 30
+WAITING = {Direction.OUT: node_status.WAITING, Direction.IN: (State.RECEIVED, State.VERIFIED, State.DELIVERED)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +36,22 @@ class ChainStatus:
 
 
 class Status:
-    """Dashboard data of one gateway; `jobs()` (the scheduler's status) when the node runs one."""
+    """Dashboard data of one gateway."""
 
-    def __init__(self, gateway, jobs: Callable[[], list[dict]] | None = None, chain_ttl: float = 60.0):
+    def __init__(self, gateway, chain_ttl: float = 60.0):
         self.gw = gateway
-        self.jobs = jobs
         self.chain_ttl = chain_ttl
         self._chain: tuple[float, ChainStatus] | None = None
+        self._jobs: list | None = None
 
-    async def counts(self) -> dict[str, dict[str, int]]:
-        """direction -> state -> number of messages (every state listed, zeros too)."""
-        found = await self.gw.store.counts()
-        out = {}
-        for direction in Direction:
-            states = [s for s in State if (direction, s) in found or _belongs(direction, s)]
-            out[direction.value] = {s.value: found.get((direction, s), 0) for s in states}
-        return out
+    async def job_list(self) -> list:
+        """The node's configured jobs (for their next runs), built once from the configuration."""
+        if self._jobs is None:
+            from ..operations.scheduler import GatewayJobs
+            holder = GatewayJobs(None, self.gw.config)
+            self._jobs = holder.jobs()
+            await holder.aclose()
+        return self._jobs
 
     async def oldest_waiting(self) -> Message | None:
         """The message waiting longest (outbound unsettled or inbound not taken over)."""
@@ -67,22 +68,12 @@ class Status:
         return best
 
     def certificates(self, now: datetime) -> list[dict]:
-        """Own and partner certificates (and CRLs), soonest expiry first, flagged."""
-        found = [c for c in all_certificates(self.gw.config, now) if c.expires is not None]
-        found.sort(key=lambda c: c.expires)
+        """Every own and partner certificate (and CRL), soonest expiry first, flagged."""
+        within = self.gw.config.keys.expiry_warning_days
+        found = sorted((c for c in all_certificates(self.gw.config, now) if c.expires is not None),
+                       key=lambda c: c.expires)
         return [{"role": c.role, "owner": c.owner, "subject": c.subject, "expires": c.expires,
-                 "flag": c.flag(now, EXPIRY_DAYS)} for c in found]
-
-    def job_runs(self) -> list[dict]:
-        """The scheduler's jobs with their last runs (from this node's scheduler or its status file)."""
-        if self.jobs is not None:
-            return list(self.jobs())
-        from ..operations.scheduler import status_path
-        path = status_path(self.gw.config, self.gw.node)
-        try:
-            return json.loads(path.read_text()).get("jobs", [])
-        except (OSError, ValueError):
-            return []
+                 "flag": c.flag(now, within)} for c in found]
 
     async def chain(self, *, fresh: bool = False) -> ChainStatus:
         """The audit chain's status, verified again when older than `chain_ttl` or `fresh`."""
@@ -95,23 +86,25 @@ class Status:
         return status
 
     async def dashboard(self) -> dict[str, Any]:
-        """Everything the dashboard shows."""
+        """Everything the dashboard shows: the status of `gateway status` plus grid, oldest, chain."""
         now = self.gw.clock()
-        certificates = await asyncio.to_thread(self.certificates, now)
-        return {"counts": await self.counts(), "oldest": await self.oldest_waiting(),
-                "partners": partners(self.gw), "certificates": certificates[:10],
-                "jobs": self.job_runs(), "chain": await self.chain(), "now": now}
-
-
-def _belongs(direction: Direction, state: State) -> bool:
-    from ..model import TRANSITIONS
-    return state in TRANSITIONS[direction]
+        jobs = await self.job_list()
+        data = await node_status.gather(self.gw.store, self.gw.config, now, jobs=jobs, node=self.gw.node)
+        found = {(q["direction"], q["state"]): q["count"] for q in data["queues"]}
+        data["counts"] = {d.value: {s.value: found.get((d.value, s.value), 0) for s in TRANSITIONS[d]}
+                          for d in Direction}
+        data["oldest"] = await self.oldest_waiting()
+        data["chain"] = await self.chain()
+        return data
 
 
 def partners(gateway) -> list[dict]:
     """The partner directory: id, name, transport, endpoints, accepted types."""
-    out = []
-    for spec in gateway.config.partners.values():
-        out.append({"id": spec.id, "name": spec.name, "transport": spec.transport,
-                    "endpoints": list(spec.endpoints), "accepts": list(spec.accepts)})
-    return out
+    return [{"id": spec.id, "name": spec.name, "transport": spec.transport,
+             "endpoints": list(spec.endpoints), "accepts": list(spec.accepts)}
+            for spec in gateway.config.partners.values()]
+
+
+async def certificates(status: Status, now: datetime) -> list[dict]:
+    """Status.certificates off the event loop (it reads the key and trust files)."""
+    return await asyncio.to_thread(status.certificates, now)

@@ -15,7 +15,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -64,9 +64,9 @@ def templates() -> jinja2.Environment:
     return env
 
 
-def create_console(gateway, *, jobs: Callable[[], list[dict]] | None = None,
-                   secure: bool | None = None) -> web.Application:
-    """The /console/ sub-application of a wired gateway; `jobs` lists the scheduler's jobs."""
+def create_console(gateway, *, secure: bool | None = None) -> web.Application:
+    """The /console/ sub-application of a wired gateway (`secure`: Secure cookies; default:
+    when the server runs TLS or [console] secure_cookie is set)."""
     from . import login_pages, mailbox_pages, operator_pages
 
     config = gateway.config
@@ -76,7 +76,7 @@ def create_console(gateway, *, jobs: Callable[[], list[dict]] | None = None,
         sessions=Sessions(gateway.store, sec.session_minutes, clock=gateway.clock),
         throttle=LoginThrottle(sec.login_failures, sec.login_lock_seconds),
         units=Units(sec.units, gateway.store, gateway.limits, read=gateway.headers.read),
-        status=Status(gateway, jobs), templates=templates(),
+        status=Status(gateway), templates=templates(),
         secure=bool(config.server.tls_cert) or sec.secure_cookie if secure is None else secure,
         page_size=sec.page_size)
     app = web.Application(middlewares=[security_headers, authenticate])

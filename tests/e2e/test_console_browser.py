@@ -156,7 +156,8 @@ def test_operator_retries_a_dead_message_and_sees_it_acknowledged(browser, porta
     page = login(browser, a, "olga")
     assert page.url.endswith("/console/dashboard")
     assert page.locator("h1").inner_text() == "Dashboard"
-    assert "intact" in page.locator("main").inner_text()
+    assert "intact" in page.locator("main").inner_text() and "Needs attention" in page.locator("main").inner_text()
+    assert "1 outbound message(s) dead" in page.locator("section.attention").inner_text()
     shot(page, tmp_path / "console-dashboard.png")
 
     page.goto(f"{a.url}/console/messages?state=dead")

@@ -215,6 +215,9 @@ async def test_operator_retry_and_cancel_are_confirmed_and_audited(pair, browser
     b = Browser(portal)
     try:
         await b.login("olga")
+        status, text = await b.get("/console/dashboard")                     # `gateway status`'s data
+        assert status == 200 and "1 outbound message(s) failed" in text and "intact" in text
+        assert PORTAL not in text or OFFICE in text                          # the partner row: the office
         status, text = await b.get(f"/console/messages/{msg.id}/retry")
         assert status == 200 and msg.id in text                              # the confirmation page
         assert (await pair.a.store.get(msg.id)).state is State.FAILED        # a GET changes nothing
