@@ -8,7 +8,9 @@ signed content only, and sends its answer back. Both routing slips and audit cha
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -68,8 +70,10 @@ def load_example(type_id: str) -> dict:
     return json.loads((examples_dir() / f"{type_id}.json").read_text(encoding="utf-8"))
 
 
-async def run(folder: Path, *, transport: str = "http", say: Callable[[str], None] = print) -> int:
-    """Run the whole scenario; returns 0 when every step ended as expected."""
+async def run(folder: Path, *, transport: str = "http", say: Callable[[str], None] = print,
+              load: int = 0) -> int:
+    """Run the whole scenario (and, with `load`, that many more applications through the same
+    two gateways: rate and latency); returns 0 when every step ended as expected."""
     folder = folder.resolve()
     now = datetime.now(timezone.utc)
     for sub, me, name in (("portal", PORTAL, PORTAL_NAME), ("office", OFFICE, OFFICE_NAME)):
@@ -117,6 +121,8 @@ async def run(folder: Path, *, transport: str = "http", say: Callable[[str], Non
             ok &= intact
             say(f"7. Audit chain of the {node.name}: {report.count} entries, "
                 f"{'intact' if intact else 'BROKEN at ' + str(report.broken)}, head {report.head_hash[:16]}…")
+        if load > 0:
+            ok &= await _load(portal, load, say, step=8)
         return 0 if ok else 1
     finally:
         for node in reversed(nodes):
@@ -148,6 +154,64 @@ async def _send(node: Node, type_id: str, record: dict, to: str, say, *, step: i
     say(f"{step}. The {node.name} sent {type_id} {msg.message_uuid} to {to}: {msg.state.value}"
         + (f", signed receipt verified ({receipts[-1].detail})" if ok else f" ({msg.last_error})"))
     return msg if ok else None
+
+
+async def _load(node: Node, count: int, say, *, step: int, inflight: int = 8) -> bool:
+    """`count` applications from the portal, `inflight` submits at a time, delivered as they
+    come; prints acknowledged exchanges/s and submit -> acknowledged p50/p99."""
+    gw = node.gateway
+    record = load_example(APPLICATION)
+    say(f"{step}. Load: {count} applications from the {node.name} to {OFFICE}, {inflight} submits at a time")
+    loop = asyncio.get_running_loop()
+    started: dict[str, float] = {}
+    queue = iter(range(count))
+    submitting = True
+
+    async def submitter() -> None:
+        for i in queue:
+            began = loop.time()
+            msg = await gw.submit(APPLICATION, record, to=OFFICE, client="demo-load",
+                                  client_ref=f"load-{began}-{i}")
+            started[msg.id] = began
+
+    async def deliverer() -> None:   # claims what is due as soon as it is there
+        while True:
+            finished = not submitting    # read before the drain: nothing submitted after it
+            if await gw.drain_once(50):
+                continue
+            if finished:
+                return
+            await asyncio.sleep(0.01)
+
+    start, load_start = loop.time(), os.getloadavg()[0]
+    delivering = asyncio.ensure_future(deliverer())
+    try:
+        await asyncio.gather(*(submitter() for _ in range(inflight)))
+    finally:
+        submitting = False
+    await asyncio.wait_for(delivering, timeout=60 + count)
+    offset = loop.time() - datetime.now(timezone.utc).timestamp()   # wall clock -> loop clock
+    latencies, states = [], {}
+    for msg_id, began in started.items():
+        msg = await gw.store.get(msg_id)
+        states[msg.state.value] = states.get(msg.state.value, 0) + 1
+        if msg.state is State.ACKNOWLEDGED:
+            latencies.append(msg.updated_at.timestamp() + offset - began)
+    elapsed = max((b + lat for b, lat in zip(started.values(), latencies)), default=loop.time()) - start
+    latencies.sort()
+    done = len(latencies)
+    say(f"   {done} of {count} acknowledged in {elapsed:.1f} s: {done / max(elapsed, 1e-9):.0f} exchanges/s; "
+        f"submit -> acknowledged p50 {_ms(latencies, 0.5)}, p99 {_ms(latencies, 0.99)} "
+        f"({os.cpu_count()} cores, load average {load_start:.2f} -> {os.getloadavg()[0]:.2f})")
+    if done < count:
+        say("   not acknowledged: " + ", ".join(f"{n} {s}" for s, n in states.items() if s != "acknowledged"))
+    return done == count
+
+
+def _ms(values: list[float], q: float) -> str:
+    if not values:
+        return "-"
+    return f"{values[min(len(values) - 1, round(q * (len(values) - 1)))] * 1000:.0f} ms"
 
 
 async def _read_inbound(node: Node, message_uuid: str, sender: str, say, *, step: int):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 
@@ -17,6 +18,9 @@ def register(sub) -> None:
                    help="where both gateways keep their data (default: data/demo; reused on the next run)")
     p.add_argument("--transport", choices=("http", "soap"), default="http",
                    help="how the gateways talk to each other (default: http)")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="then send N more applications through the same two gateways and print "
+                        "the rate (acknowledged exchanges/s) and latency (p50/p99)")
     p.set_defaults(func=demo_command)
 
 
@@ -25,4 +29,7 @@ def demo_command(args) -> int:
     from .. import demo
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    return asyncio.run(demo.run(args.dir, transport=args.transport))
+    if args.load < 0:
+        print("gateway demo: --load must be 0 or more", file=sys.stderr)
+        return 2
+    return asyncio.run(demo.run(args.dir, transport=args.transport, load=args.load))
