@@ -56,7 +56,7 @@ class Serve:
         self.pid = self.proc.pid
         url_file = folder / "data" / "server.url"
         deadline = time.monotonic() + 90
-        while not url_file.exists():
+        while not (url_file.exists() and url_file.read_text().strip().startswith("http")):  # written, not only made
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"gateway serve did not start:\n{self.log_path.read_text()[-3000:]}")
