@@ -1,4 +1,4 @@
-"""The SOAP 1.2 transport: a zeep client built from our local WSDL (`xsd/soap/gateway.wsdl`,
+"""The SOAP 1.2 transport (the WSDL's SOAP 1.2 port; the 1.1 port is for other clients): a zeep client built from our local WSDL (`xsd/soap/gateway.wsdl`,
 never fetched over the network) builds and reads the envelopes; the bytes travel through
 the HTTP adapter's aiohttp client, so timeouts and exception translation are the same.
 
@@ -55,7 +55,8 @@ class SoapSender:
     def __init__(self, settings: ClientSettings | None = None):
         self.client = HttpClient(settings or ClientSettings())
         self._zeep = local_client()
-        self._binding = self._zeep.service._binding
+        self._service = self._zeep.bind("GatewayExchangeService", "GatewayExchangeSoap12Port")
+        self._binding = self._service._binding
         self._action = self._binding.get("deliverMessage").soapaction
 
     async def send(self, msg: Outgoing) -> SendResult:
@@ -68,7 +69,7 @@ class SoapSender:
         return SendResult(receipt_xml=result.receipt, transport_id=result.messageUUID)
 
     def _request(self, xml: bytes) -> bytes:
-        envelope = self._zeep.create_message(self._zeep.service, "deliverMessage", message=xml)
+        envelope = self._zeep.create_message(self._service, "deliverMessage", message=xml)
         return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
     def _reply(self, url: str, status: int, body: bytes, headers: dict):

@@ -30,7 +30,19 @@ class SchemasSection:
     standards: tuple[str, ...] = ()        # folders, each with a standard.toml
     max_bytes: int = 10 * 1024 * 1024      # hardened-parser size limit
     max_depth: int = 64                    # hardened-parser depth limit
+    max_attributes: int = 256              # hardened parser: attributes on one element
+    max_attributes_total: int = 500_000    # hardened parser: attributes in one document
+    max_namespaces: int = 16               # hardened parser: namespace declarations on one element
+    max_namespaces_total: int = 32         # hardened parser: namespace declarations in one document
     clock_skew: int = 300                  # seconds a creation time may lie ahead of our clock
+
+    def parser_limits(self, max_bytes: int | None = None):
+        """The hardened parser's limits (gateway.xml.Limits) from this section."""
+        from ..xml import Limits
+        return Limits(max_bytes=self.max_bytes if max_bytes is None else max_bytes,
+                      max_depth=self.max_depth, max_attributes=self.max_attributes,
+                      max_attributes_total=self.max_attributes_total,
+                      max_namespaces=self.max_namespaces, max_namespaces_total=self.max_namespaces_total)
 
 
 @dataclass(frozen=True, slots=True)

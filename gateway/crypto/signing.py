@@ -118,7 +118,7 @@ class Signer:
         """A signer for the configured [keys] (loaded once here)."""
         keys, schemas = config.keys, config.schemas
         return cls(keyring or KeyRing.from_config(config), xades=keys.xades, xades_partners=keys.xades_partners,
-                   limits=xmlparse.Limits(max_bytes=schemas.max_bytes, max_depth=schemas.max_depth))
+                   limits=schemas.parser_limits())
 
     def wants_xades(self, partner: str) -> bool:
         """Whether messages for `partner` carry XAdES-BES properties."""
@@ -160,7 +160,7 @@ class Verifier:
         """A verifier with every partner's trust read once, now."""
         schemas = config.schemas
         return cls(trust or TrustStore.from_config(config),
-                   limits=xmlparse.Limits(max_bytes=schemas.max_bytes, max_depth=schemas.max_depth))
+                   limits=schemas.parser_limits())
 
     def verify(self, xml: bytes, *, partner: str, now: datetime) -> VerifiedMessage:
         """Verify `xml` as signed by `partner` at `now`; raises SignatureError naming the failed check."""

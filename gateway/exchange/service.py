@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from .. import xml as hardened
 from ..mapping import Authority, Registry
 from ..model import Message, Submitted
 from ..ports import InboundResult, TransportEvent
@@ -58,7 +57,7 @@ class Gateway:
         self.node = node
         self.authority = Authority.from_config(config)
         self.receipts = rc.Receipts(registry, signer, verifier, self.authority)
-        self.limits = hardened.Limits(config.schemas.max_bytes, config.schemas.max_depth)
+        self.limits = config.schemas.parser_limits()
         self.inbound = InboundPipeline(self)
 
     # -- outbound (gateway.exchange.outbound) -----------------------------------------------------

@@ -24,8 +24,9 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from ..ports import Inbound, Peer
+from .bodies import HANDLER_ARGS, read_limited
 from .metrics import Metrics
-from .problems import Problem, problem_for, too_large
+from .problems import Problem, problem_for
 
 __all__ = ["create_app", "read_limited", "peer_of", "problem_response"]
 
@@ -45,12 +46,14 @@ def create_app(inbound: Inbound, *, max_body_bytes: int = 10 * 1024 * 1024,
     """Build the application around an inbound pipeline; `api` is mounted at /api.
     With `require_client_cert`, a request over a connection without a verified TLS client
     certificate is answered 403 `client-certificate-required` (see `_client_cert_required`)."""
-    from . import soap
+    from . import logfilter, soap
 
+    logfilter.install()
     metrics = metrics or Metrics()
     # The SOAP envelope carries the message base64-encoded: allow for that overhead.
     middlewares = [_count_requests] + ([_client_cert_required] if require_client_cert else [])
-    app = web.Application(client_max_size=max_body_bytes * 4 // 3 + 65536, middlewares=middlewares)
+    app = web.Application(client_max_size=max_body_bytes * 4 // 3 + 65536, middlewares=middlewares,
+                          handler_args=HANDLER_ARGS)
     app[INBOUND_KEY] = inbound
     app[METRICS_KEY] = metrics
     app[LIMIT_KEY] = max_body_bytes
@@ -72,19 +75,6 @@ def peer_of(request: web.Request, transport: str) -> Peer:
     ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
     cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     return Peer(transport=transport, remote=request.remote or "", cert_der=cert or None)
-
-
-async def read_limited(request: web.Request, limit: int) -> bytes | Problem:
-    """The request body, or a 413 problem when it is larger than `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return too_large(limit)
-    chunks, size = [], 0
-    while chunk := await request.content.read(65536):
-        size += len(chunk)
-        if size > limit:
-            return too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def problem_response(problem: Problem) -> web.Response:
@@ -184,7 +174,7 @@ async def _client_cert_required(request: web.Request, handler):
     bare EOF. Nothing of the request is read or handled here."""
     if peer_of(request, "").cert_der is None:
         if request.path.startswith("/soap"):
-            from .soap import fault
-            return fault(NO_CLIENT_CERT)
+            from .soap import fault, version_of
+            return fault(NO_CLIENT_CERT, version=version_of(request))
         return problem_response(NO_CLIENT_CERT)
     return await handler(request)

@@ -53,7 +53,7 @@ class Validator:
         sec = config.schemas
         standards = [own_standard(xsd_dir())]
         standards += [load_standard(config.path(folder)) for folder in sec.standards]
-        return cls(SchemaCatalog(standards), limits=Limits(sec.max_bytes, sec.max_depth),
+        return cls(SchemaCatalog(standards), limits=sec.parser_limits(),
                    clock_skew=timedelta(seconds=sec.clock_skew))
 
     def validate(self, xml: bytes, *, now: datetime) -> list[Issue]:

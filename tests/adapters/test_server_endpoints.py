@@ -22,11 +22,11 @@ async def test_oversized_body_is_413(inbound):
     assert inbound.received == []
 
 
-async def test_soap11_and_unknown_operations_are_faults_with_codes(server):
-    soap11 = b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body/></e:Envelope>'
+async def test_unknown_envelope_versions_and_operations_are_faults_with_codes(server):
+    other = b'<e:Envelope xmlns:e="urn:soap:0.9"><e:Body/></e:Envelope>'
     unknown = (f'<e:Envelope xmlns:e="{SOAP12}"><e:Body><x:nope xmlns:x="urn:other"/></e:Body></e:Envelope>').encode()
     async with aiohttp.ClientSession() as s:
-        for body, side, code in ((soap11, "env:VersionMismatch", "gw:version-mismatch"),
+        for body, side, code in ((other, "env:VersionMismatch", "gw:version-mismatch"),
                                  (unknown, "env:Sender", "gw:unknown-operation")):
             async with s.post(server + "/soap", data=body) as r:
                 assert r.status == 400
@@ -68,3 +68,37 @@ async def test_api_refuses_requests_without_the_token(inbound):
                     assert r.status == 401
     finally:
         await runner.cleanup()
+
+
+MALFORMED_REQUESTS = [
+    b"POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"POST /messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /messages/x HTTP/1.1\r\nHost: x\r\nX: \x01\r\n\r\n",
+    b"GET /api/partners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n\r\n",
+    b"POST /soap HTTP/1.1\r\nHost: x\r\nContent-Type: ;;;==\r\nContent-Length: 4\r\n\r\n<n/>",
+]
+
+
+async def test_malformed_requests_get_4xx_and_one_log_line_without_traceback(inbound, caplog):
+    """Issue 14, item 6: any client could fill the log with tracebacks."""
+    import asyncio
+    import logging
+
+    from gateway.backend.tokens import Authenticator
+    app = create_app(inbound, api=create_api(object(), authenticator=Authenticator(None, b"x" * 32)))
+    runner, url = await start(app)
+    port = int(url.rsplit(":", 1)[1])
+    caplog.set_level(logging.INFO)
+    try:
+        for raw in MALFORMED_REQUESTS:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(raw)
+            await writer.drain()
+            status_line = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            status = int(status_line.split()[1])
+            assert 400 <= status < 500, (raw, status_line)
+    finally:
+        await runner.cleanup()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert inbound.received == []

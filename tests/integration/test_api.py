@@ -121,11 +121,15 @@ async def test_submit_status_and_receipts_idempotent_by_client_ref(pg_pair):
     assert etree.QName(etree.fromstring(xml.body)).localname == "transport.quittung.0900"
     missing = await api.call("GET", f"/api/messages/{msg['id']}/receipts/999999")
     assert missing.status == 404
-    # others' messages: another system gets 403, the operator sees everything
-    assert (await other_system.call("GET", f"/api/messages/{msg['id']}")).status == 403
+    # others' messages: another system gets 404 as for an unknown id (issue 14: a scoped
+    # token must not learn which ids exist), the operator sees everything
+    foreign = await other_system.call("GET", f"/api/messages/{msg['id']}")
+    assert foreign.status == 404 and foreign.json()["detail"] == f"message {msg['id']}"
     assert (await operator.call("GET", f"/api/messages/{msg['id']}")).status == 200
     unknown = await api.call("GET", "/api/messages/" + "f" * 32)
     assert unknown.status == 404 and unknown.json()["type"].endswith(":not-found")
+    assert unknown.json()["detail"] == "message " + "f" * 32
+    assert set(foreign.json()) == set(unknown.json()) and foreign.json()["type"] == unknown.json()["type"]
 
 
 async def test_submit_conflicting_client_ref_is_409(pair):
@@ -174,6 +178,20 @@ async def test_submit_problems_name_the_field(pair):
     limit = pair.b.config.server.max_body_bytes
     huge = {"type": LETTER, "to": PORTAL, "record": {"betreff": "x" * limit}}
     assert (await api.call("POST", "/api/messages", json_body=huge)).status == 413
+    # client input never makes a 500 (issue 14, item 6): JSON nested 10,000 deep, compressed
+    # bodies that are corrupt, bombs or in an encoding we do not read
+    deep = await api.call("POST", "/api/messages", data=b"[" * 10_000 + b"]" * 10_000,
+                          headers={"Content-Type": "application/json"})
+    assert deep.status == 400 and "nested too deeply" in deep.json()["detail"]
+    import gzip
+    for data, encoding, status in ((b"\x1f\x8b\x08 not gzip", "gzip", 400), (b"{}", "br", 415),
+                                   (gzip.compress(b" " * (limit + 1)), "gzip", 413)):
+        reply = await api.call("POST", "/api/messages", data=data, headers={
+            "Content-Type": "application/json", "Content-Encoding": encoding})
+        assert reply.status == status, reply.json()
+    zipped = await api.call("POST", "/api/messages", data=gzip.compress(b'{"type": 1}'), headers={
+        "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert zipped.status == 400 and {e["path"] for e in zipped.json()["errors"]} == {"type", "to", "record"}
     import aiohttp
     async with aiohttp.ClientSession() as s, s.delete(pair.url + "/api/messages", headers={
             "Authorization": f"Bearer {api.token}"}) as r:     # not an operation: still a problem answer
@@ -211,7 +229,7 @@ async def test_inbound_list_fetch_as_record_or_xml_and_acknowledge(pg_pair):
         xml = await api.call("GET", f"/api/inbound/{first.id}{how.get('path', '')}", headers=how.get("headers"))
         assert xml.status == 200 and xml.content_type == "application/xml" and xml.body == stored
     assert (await api.call("GET", f"/api/inbound/{first.id}", headers={"Accept": "text/html"})).status == 406
-    assert (await narrow.call("GET", f"/api/inbound/{second.id}")).status == 403
+    assert (await narrow.call("GET", f"/api/inbound/{second.id}")).status == 404
     outbound = await pair.b.submit(LETTER, example(LETTER), to=PORTAL)
     assert (await api.call("GET", f"/api/inbound/{outbound.id}")).status in (403, 404)
 

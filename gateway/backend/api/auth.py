@@ -45,7 +45,11 @@ async def _authenticate(request: web.Request) -> Grant:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("unauthenticated", "send 'Authorization: Bearer <token>' (gateway tokens create)",
                        headers={"WWW-Authenticate": REALM})
-    grant = await request.app[AUTH_KEY].authenticate(token.strip())
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()):
+        raise ApiError("unauthenticated", "the token is unknown or revoked",
+                       headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    grant = await request.app[AUTH_KEY].authenticate(token)
     if grant is None:
         raise ApiError("unauthenticated", "the token is unknown or revoked",
                        headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})

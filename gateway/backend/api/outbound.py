@@ -159,16 +159,15 @@ async def receipt(request: web.Request) -> web.Response:
 
 async def visible(request: web.Request, msg_id: str) -> Message:
     """The message, if the caller may see it: inbound within its scope, outbound submitted by
-    it (the operator sees all); 404 for unknown ids, 403 otherwise."""
+    it (the operator sees all). 404 alike for unknown ids and for ids outside the caller's
+    scope, so a scoped token cannot learn which message ids exist."""
     grant = grant_of(request)
     msg = await request.app[GATEWAY_KEY].store.get(msg_id)
     if grant.operator:
         return msg
-    if msg.direction is Direction.OUT and msg.client != grant.name:
-        raise ApiError("forbidden", f"message {msg.id} was not submitted by {grant.name!r}")
-    if not grant.allows(msg.message_type, msg.partner):
-        raise ApiError("forbidden", f"message {msg.id} ({msg.message_type}, {msg.partner}) is "
-                       f"outside the scope of token {grant.name!r}")
+    if ((msg.direction is Direction.OUT and msg.client != grant.name)
+            or not grant.allows(msg.message_type, msg.partner)):
+        raise NotFound(f"message {msg_id}")
     return msg
 
 
@@ -179,11 +178,15 @@ async def json_body(request: web.Request) -> dict:
     limit = request.app[GATEWAY_KEY].config.server.max_body_bytes
     raw = await read_limited(request, limit)
     if isinstance(raw, Problem):
-        raise ApiError("too-large", f"the body is over the limit of {limit} bytes ([server] max_body_bytes)")
+        if raw.status == 413:
+            raise ApiError("too-large", f"the body is over the limit of {limit} bytes ([server] max_body_bytes)")
+        raise ApiError("unsupported-media-type" if raw.status == 415 else "bad-request", raw.reason)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError("bad-request", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError("bad-request", "the body is not JSON we read: nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError("bad-request", "the body must be a JSON object")
     return body
