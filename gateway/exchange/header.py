@@ -60,15 +60,23 @@ def _g2g(root: etree._Element, standard: str) -> Header:
         raise MessageError(f"{name}: nachrichtenkopf.g2g is missing")
 
     def text(path: str) -> str:
-        value = (head.findtext(path) or "").strip()
+        value = _whole(head, path).strip()
         if not value:
             raise MessageError(f"nachrichtenkopf.g2g/{path} is missing")
         return value
 
     return Header(name, text("identifikation.nachricht/nachrichtenUUID"),
                   text("identifikation.nachricht/nachrichtentyp/code"), text("autor/kennung"),
-                  text("leser/kennung"), (head.findtext("identifikation.nachricht/erstellungszeitpunkt") or "").strip(),
+                  text("leser/kennung"), _whole(head, "identifikation.nachricht/erstellungszeitpunkt").strip(),
                   standard)
+
+
+def _whole(head: etree._Element, path: str) -> str:
+    """The whole text of the element at `path` ('' if absent). findtext would stop at a
+    comment inside the value; comments are not signed (C14N without comments), so one added
+    in transit made the unverified header differ from the signed one (issue 14, item 9)."""
+    node = head.find(path)
+    return "".join(node.itertext()) if node is not None else ""
 
 
 def _xdomea(root: etree._Element, standard: str) -> Header:
@@ -78,7 +86,7 @@ def _xdomea(root: etree._Element, standard: str) -> Header:
         raise MessageError(f"{standard}: {name}: Kopf is missing")
 
     def text(fact: str, path: str) -> str:
-        value = " ".join((head.findtext(path) or "").split())
+        value = " ".join(_whole(head, path).split())
         if not value:
             raise _missing(standard, fact, f"Kopf/{path.replace('{*}', '')}")
         return value

@@ -25,7 +25,7 @@ from ..model import Direction, NewReceipt, State
 from ..ports import InboundResult, Peer, StatusInfo
 from . import receipts as rc
 from .header import Header
-from .receipt_flow import SENT_RECEIPT
+from .receipt_flow import SENT_RECEIPT, digest
 
 
 class InboundPipeline:
@@ -40,6 +40,7 @@ class InboundPipeline:
         now = gw.clock()
         tree = await asyncio.to_thread(hardened.parse, xml, gw.limits)
         claimed = gw.headers.read(tree)
+        rc.check_reference(claimed.message_uuid)
         logcontext.bind(message_uuid=claimed.message_uuid, partner=claimed.author, type=claimed.root)
         partner = gw.directory.find(claimed.author)
         if partner is None:
@@ -67,7 +68,7 @@ class InboundPipeline:
             return await self._reject(header, xml, partner, [
                 rc.Feedback(rc.CHECK_CODES.get(i.check, rc.SCHEMA), i.format()[:2000]) for i in issues[:20]], now)
         accepted = [rc.Feedback(rc.ACCEPTED)]
-        receipt = await self._build(header, partner, True, accepted, now)
+        receipt = await self._build(header, partner, True, accepted, now, digest=digest(xml))
         stored = await gw.store.record_inbound(   # the message and our receipt: one transaction
             message_uuid=header.message_uuid, message_type=header.root, partner=partner.id, payload=xml,
             actor=f"{peer.transport}:{partner.id}", state=State.VERIFIED,
@@ -81,12 +82,12 @@ class InboundPipeline:
         if stored.outcome.value == "conflict":
             return await self._answer(header, partner, False, [rc.Feedback(
                 rc.DUPLICATE_CONFLICT, "this message UUID was received before with different content")],
-                now, None)
+                now, None, digest=digest(xml))
         if stored.outcome.value == "duplicate":
             earlier = await self._sent_receipt(stored.message.id)
             if earlier is not None:
                 return InboundResult(header.message_uuid, True, earlier)
-        return await self._answer(header, partner, True, accepted, now, stored.message.id)
+        return await self._answer(header, partner, True, accepted, now, stored.message.id, digest=digest(xml))
 
     async def _take_receipt(self, header: Header, xml: bytes, tree, partner: PartnerSpec, peer: Peer,
                             now: datetime) -> InboundResult:
@@ -117,10 +118,13 @@ class InboundPipeline:
         if stored.outcome.value == "duplicate" and stored.message.state is not State.REJECTED:
             feedback = [rc.Feedback(rc.DUPLICATE_CONFLICT, "message UUID already used")]
         return await self._answer(header, partner, False, list(feedback), now,
-                                  stored.message.id if stored.outcome.value == "new" else None)
+                                  stored.message.id if stored.outcome.value == "new" else None,
+                                  digest=digest(xml))
 
     async def _refuse(self, claimed: Header, code: str, reason: str, now: datetime, peer: Peer) -> InboundResult:
-        """An unauthenticated message: audited, never stored; negative receipt to the claimed author."""
+        """An unauthenticated message: audited, never stored; negative receipt to the claimed
+        author that names no digest (rc.settles: it never settles the author's message, since
+        anyone can send a copy under its UUID)."""
         await self.gw.store.audit("message.refused", actor=f"{peer.transport}:{peer.remote}", details={
             "message_uuid": claimed.message_uuid, "claimed_author": claimed.author, "code": code,
             "reason": reason[:500]})
@@ -129,21 +133,23 @@ class InboundPipeline:
                                   reader=claimed.author)
 
     async def _answer(self, header: Header, partner: PartnerSpec | None, accepted: bool, feedback,
-                      now: datetime, msg_id: str | None, reader: str | None = None) -> InboundResult:
+                      now: datetime, msg_id: str | None, reader: str | None = None,
+                      digest: str = "") -> InboundResult:
         gw = self.gw
-        xml = await self._build(header, partner, accepted, feedback, now, reader)
+        xml = await self._build(header, partner, accepted, feedback, now, reader, digest=digest)
         if msg_id is not None:
             await gw.store.add_receipt(msg_id, NewReceipt(xml, accepted, kind=SENT_RECEIPT,
                                                           detail=feedback[0].code), actor=gw.node)
         return InboundResult(header.message_uuid, accepted, xml, tuple(f.code for f in feedback))
 
     async def _build(self, header: Header, partner: PartnerSpec | None, accepted: bool, feedback,
-                     now: datetime, reader: str | None = None) -> bytes:
-        """Our signed receipt for a message (in a thread: signing is CPU-bound)."""
+                     now: datetime, reader: str | None = None, *, digest: str = "") -> bytes:
+        """Our signed receipt for a message (in a thread: signing is CPU-bound); `digest`
+        (the message's SHA-256) only when its signature was verified."""
         return await asyncio.to_thread(
             self.gw.receipts.build, refers_to=header.message_uuid, reader=reader or header.author,
             reader_name=partner.name if partner else "", accepted=accepted,
-            feedback=tuple(feedback), received_at=now, now=now)
+            feedback=tuple(feedback), received_at=now, now=now, digest=digest)
 
     async def _sent_receipt(self, msg_id: str) -> bytes | None:
         for receipt in await self.gw.store.receipts(msg_id):

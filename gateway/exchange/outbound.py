@@ -223,6 +223,14 @@ async def _receipt(gw, msg: Message, partner: PartnerSpec, xml: bytes | None, tr
             gw.count(partner.transport, "bad-receipt")
             error = RetryLater(f"receipt not valid: {exc}", code="bad-receipt")
         else:
+            if not rc.settles(info, msg.digest):
+                gw.count(partner.transport, "bad-receipt")
+                error = RetryLater(f"receipt {info.receipt_uuid} does not settle the message (it names no "
+                                   f"or another digest): {info.summary()}", code="receipt-not-for-us")
+                decision = gw.policy.decide(error, msg.attempts, gw.clock())
+                return await move(gw, msg, decision.state, decision.reason, next_attempt_at=decision.at,
+                                  last_error=str(error)[:2000], receipt=NewReceipt(
+                                      xml, info.accepted, detail=f"kept as evidence: {info.summary()}"[:2000]))
             gw.count(partner.transport, "acknowledged" if info.accepted else "rejected")
             state = State.ACKNOWLEDGED if info.accepted else State.REJECTED
             return await move(gw, msg, state, f"receipt {info.receipt_uuid}: {info.summary()}",

@@ -50,19 +50,29 @@ async def take_receipt(gw, info: rc.ReceiptInfo, xml: bytes, *, partner: str, tr
         raise MessageError(f"receipt {info.receipt_uuid} refers to {info.refers_to}, which is no "
                            f"message of ours to {partner}")
     receipt, actor = NewReceipt(xml, info.accepted, detail=info.summary()), f"{transport}:{partner}"
+    if not rc.settles(info, msg.digest):
+        await _keep_evidence(gw, msg, receipt, xml, actor, f"receipt {info.receipt_uuid} kept as evidence, "
+                             f"the message stays {msg.state.value}: it names no or another digest than "
+                             f"the message we sent ({info.summary()})")
+        return await gw.store.get(msg.id)
     try:
         done = await gw.store.transition(
             msg.id, State.ACKNOWLEDGED if info.accepted else State.REJECTED, actor=actor,
             detail=f"receipt {info.receipt_uuid}: {info.summary()}", receipt=receipt,
             last_error=None if info.accepted else info.summary())
     except StateError as exc:
-        if not any(r.digest == digest(xml) for r in await gw.store.receipts(msg.id)):
-            await gw.store.add_receipt(msg.id, receipt, actor=actor)
-            await gw.store.note(msg.id, actor=actor, detail=f"receipt {info.receipt_uuid} kept as "
-                                f"evidence, the message stays {msg.state.value}: {exc}"[:2000])
+        await _keep_evidence(gw, msg, receipt, xml, actor, f"receipt {info.receipt_uuid} kept as "
+                             f"evidence, the message stays {msg.state.value}: {exc}")
         return await gw.store.get(msg.id)
     gw.count(transport, "acknowledged" if info.accepted else "rejected")
     return done
+
+
+async def _keep_evidence(gw, msg: Message, receipt: NewReceipt, xml: bytes, actor: str, why: str) -> None:
+    """A receipt that does not settle the message: kept once, with a note why."""
+    if not any(r.digest == digest(xml) for r in await gw.store.receipts(msg.id)):
+        await gw.store.add_receipt(msg.id, receipt, actor=actor)
+        await gw.store.note(msg.id, actor=actor, detail=why[:2000])
 
 
 async def send_receipt_back(gw, result: InboundResult, xml: bytes) -> Message | None:

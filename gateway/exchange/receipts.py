@@ -8,6 +8,7 @@ to, its author is that partner, its reader is us, and it refers to our message.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -54,6 +55,33 @@ SIGNATURE_FEEDBACK = {
 }
 
 
+#: Feedback codes of a refusal before the signature was proven: they say that *a* copy
+#: carrying our message's UUID failed, not that the partner judged our message.
+COPY_REFUSED = frozenset({SIGNATURE_INVALID, SIGNER_UNTRUSTED, NOT_SIGNED, UNKNOWN_SENDER})
+
+
+def settles(info: "ReceiptInfo", payload_digest: str) -> bool:
+    """Whether a verified receipt settles our message whose payload has this SHA-256: a
+    negative one only when it names exactly that digest (`referenzDigest`: the partner
+    judged our message, not a forged copy of it that someone else sent under its UUID); a
+    positive one unless it names another digest. The one rule for every receipt path
+    (synchronous answer, asynchronous receipt message, late receipt)."""
+    if info.digest:
+        return info.digest == payload_digest
+    return info.accepted
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def check_reference(message_uuid: str) -> None:
+    """MessageError unless a receipt can refer to this message id (referenzUUID: a UUID in
+    lowercase); said before anything else, instead of a schema error about our receipt."""
+    if not UUID.fullmatch(message_uuid):
+        raise MessageError(f"the message id (nachrichtenUUID) {message_uuid[:80]!r} is not a UUID in "
+                           "lowercase (8-4-4-4-12 hexadecimal digits); no receipt can refer to it")
+
+
 def signature_feedback(error: SignatureError) -> str:
     """The feedback code for a refused signature, from its machine-readable `code`."""
     return SIGNATURE_FEEDBACK.get(error.code, SIGNATURE_INVALID)
@@ -83,6 +111,7 @@ class ReceiptInfo:
     feedback: tuple[Feedback, ...]
     author: str
     reader: str
+    digest: str = ""                # referenzDigest: SHA-256 of the judged message, if named
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -106,14 +135,17 @@ class Receipts:
         self._plan = registry.get(RECEIPT_TYPE).plan
 
     def build(self, *, refers_to: str, reader: str, reader_name: str, accepted: bool,
-              feedback: tuple[Feedback, ...], received_at: datetime, now: datetime) -> bytes:
-        """A signed receipt for message `refers_to`, addressed to `reader`."""
+              feedback: tuple[Feedback, ...], received_at: datetime, now: datetime,
+              digest: str = "") -> bytes:
+        """A signed receipt for message `refers_to`, addressed to `reader`; `digest` (the
+        judged message's SHA-256) only for a message whose signature was verified."""
         entries = [{"schluessel": {"code": f.code}, **({"text": f.text[:2000]} if f.text else {})}
                    for f in feedback] or [{"schluessel": {"code": ACCEPTED}}]
         record = {
             "nachrichtenkopfG2g": {"leser": {"verzeichnisdienst": {"code": "DVDV"}, "kennung": reader,
                                              "name": (reader_name or reader)[:200]}},
             "referenzUUID": refers_to,
+            **({"referenzDigest": digest} if digest else {}),
             "angenommen": accepted,
             "rueckmeldung": entries,
             "empfangszeitpunkt": _iso(received_at),
@@ -158,6 +190,7 @@ def read(root: etree._Element) -> ReceiptInfo:
         feedback=feedback,
         author=text(head, "autor/kennung"),
         reader=text(head, "leser/kennung"),
+        digest=(root.findtext("referenzDigest") or "").strip(),
     )
 
 

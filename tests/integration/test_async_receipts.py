@@ -56,11 +56,11 @@ async def out_in(a, state: State):
 
 
 def receipt_from_b(b, refers_to: str, accepted: bool = True, codes: tuple[str, ...] = ("0000",),
-                   reader: str = PORTAL) -> bytes:
+                   reader: str = PORTAL, digest: str = "") -> bytes:
     now = datetime.now(timezone.utc)
     return b.receipts.build(refers_to=refers_to, reader=reader, reader_name="Bürgerportal", accepted=accepted,
                             feedback=tuple(Feedback(c, "" if c == "0000" else "Schema") for c in codes),
-                            received_at=now, now=now)
+                            received_at=now, now=now, digest=digest)
 
 
 @pytest.mark.parametrize("state", [State.SENT, State.RETRY_WAIT, State.DEAD, State.SENDING])
@@ -83,10 +83,53 @@ async def test_a_receipt_arriving_as_a_message_acknowledges_and_is_not_answered(
 async def test_a_negative_receipt_rejects_with_its_codes(pair):
     a, b = pair
     msg = await out_in(a, State.SENT)
-    result = await a.inbound.receive(receipt_from_b(b, msg.message_uuid, accepted=False, codes=("1001",)), XTA)
+    result = await a.inbound.receive(receipt_from_b(b, msg.message_uuid, accepted=False, codes=("1001",),
+                                                    digest=msg.digest), XTA)
     assert result.accepted and result.codes == ("1001",)
     done = await a.store.get(msg.id)
     assert done.state is State.REJECTED and "1001" in done.last_error
+
+
+@pytest.mark.parametrize("state", [State.SENT, State.RETRY_WAIT, State.DEAD])
+@pytest.mark.parametrize("digest", ["", "0" * 64], ids=["no-digest", "other-digest"])
+async def test_a_negative_receipt_that_does_not_name_our_message_settles_nothing(pair, state, digest):
+    """Issue 14, item 2: only a receipt naming the digest of what we sent proves that the
+    partner judged our message; the message stays where it is, the receipt is evidence."""
+    a, b = pair
+    msg = await out_in(a, state)
+    for codes in (("1100",), ("1001",)):
+        await a.inbound.receive(receipt_from_b(b, msg.message_uuid, accepted=False, codes=codes,
+                                               digest=digest), XTA)
+        assert (await a.store.get(msg.id)).state is state
+    assert len(await a.store.receipts(msg.id)) == 2
+    assert any("names no or another digest" in h.detail for h in await a.store.history(msg.id))
+
+
+async def test_a_forged_copy_cannot_turn_a_pending_message_into_rejected(pair):
+    """The review's attack: a copy of A's message M, signed with another key, posted to B;
+    B's signed negative receipt (addressed to A) posted to A. M must stay pending, and B's
+    receipt must say it judged no message of A's (no digest, a copy-refused code)."""
+    from gateway.exchange import receipts as rc
+
+    a, b = pair
+    msg = await out_in(a, State.SENT)
+    original = await a.store.payload(msg.id)
+    copy = etree.fromstring(original)
+    for sig in copy.findall("{http://www.w3.org/2000/09/xmldsig#}Signature"):
+        copy.remove(sig)
+    forged = b.signer.sign(etree.tostring(copy, xml_declaration=True, encoding="UTF-8"),
+                           now=datetime.now(timezone.utc), partner=PORTAL)     # B's key, not A's
+    refusal = await b.inbound.receive(forged, Peer("http", remote="attacker"))
+    assert not refusal.accepted and set(refusal.codes) <= rc.COPY_REFUSED
+    info = rc.read(etree.fromstring(refusal.receipt_xml))
+    assert info.digest == "" and info.refers_to == msg.message_uuid
+    await a.inbound.receive(refusal.receipt_xml, Peer("http", remote="attacker"))
+    assert (await a.store.get(msg.id)).state is State.SENT
+    # B's real verdict on the genuine message names its digest and does settle it
+    genuine = await b.inbound.receive(original, XTA)
+    assert genuine.accepted and rc.read(etree.fromstring(genuine.receipt_xml)).digest == msg.digest
+    await a.inbound.receive(genuine.receipt_xml, XTA)
+    assert (await a.store.get(msg.id)).state is State.ACKNOWLEDGED
 
 
 async def test_a_late_receipt_for_a_message_in_another_state_is_kept_as_evidence(pair):
@@ -209,3 +252,27 @@ async def test_a_rejected_message_received_again_gets_its_negative_receipt_again
         info = a.receipts.verify(await b.store.payload(back.id), partner=OFFICE, refers_to=msg.message_uuid,
                                  now=a.clock())
         assert not info.accepted and info.codes == ("1200",)
+
+
+async def test_a_comment_inside_the_uuid_does_not_cut_it_short(pair):
+    """Issue 14, item 9: the unverified header was read with findtext, which stops at a
+    comment; the signed header (C14N drops comments) then differed and a validly signed
+    message was refused. Comments are not signed, so one can be added in transit."""
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    payload = await a.store.payload(msg.id)
+    uuid = msg.message_uuid.encode()
+    assert payload.count(uuid) == 1
+    commented = payload.replace(uuid, uuid[:8] + b"<!-- in transit -->" + uuid[8:])
+    result = await b.inbound.receive(commented, XTA)
+    assert result.accepted and result.message_uuid == msg.message_uuid
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "4D9E4CE8-D894-4445-AF80-000000000000", "x" * 300])
+async def test_a_malformed_uuid_gets_a_clear_answer(pair, bad):
+    a, b = pair
+    msg = await a.submit(LETTER, letter(), to=OFFICE)
+    payload = (await a.store.payload(msg.id)).replace(msg.message_uuid.encode(), bad.encode())
+    with pytest.raises(MessageError, match=r"\(nachrichtenUUID\) .* is not a UUID"):
+        await b.inbound.receive(payload, Peer("http", remote="x"))
+    assert await b.store.list() == []
