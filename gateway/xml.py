@@ -32,8 +32,9 @@ class Limits:
     max_depth: int = 64
     max_attributes: int = 256            # attributes on one element
     max_attributes_total: int = 500_000  # attributes in the whole document
-    max_namespaces: int = 16             # namespace declarations on one element
-    max_namespaces_total: int = 32       # namespace declarations in the whole document
+    max_namespaces: int = 32             # namespace declarations on one element
+    max_namespaces_total: int = 64       # namespace declarations in the whole document
+    # (messages, which are canonicalized, get tighter ones from [schemas]: 16 and 32)
 
 
 DEFAULT_LIMITS = Limits()

@@ -92,8 +92,8 @@ def test_namespace_flood_in_total_is_refused_early():
     spread = "".join(f'<e{i} xmlns:p{i}="urn:{i}">' for i in range(40)) + "".join(
         f"</e{i}>" for i in reversed(range(40)))
     with pytest.raises(XmlSecurityError, match="more than 32 namespaces"):
-        xml.parse(spread.encode())
-    with pytest.raises(XmlSecurityError, match="more than 32 namespaces"):
+        xml.parse(spread.encode(), xml.Limits(max_namespaces_total=32))
+    with pytest.raises(XmlSecurityError, match="more than 64 namespaces"):
         xml.parse(_ns_flood(100_000))
 
 
@@ -137,3 +137,13 @@ def test_parser_recovers_after_an_aborted_document():
     with pytest.raises(XmlSecurityError):
         xml.parse(b"<a><b></a>")
     assert xml.parse(b"<ok/>").getroot().tag == "ok"
+
+
+def test_schemas_section_gives_the_message_parser_its_limits(tmp_path):
+    from gateway import config as cfg
+    section = cfg.from_dict({"schemas": {"max_namespaces": 4, "max_attributes_total": 10}},
+                            base_dir=tmp_path).schemas
+    limits = section.parser_limits()
+    assert (limits.max_namespaces, limits.max_namespaces_total, limits.max_attributes_total) == (4, 32, 10)
+    with pytest.raises(XmlSecurityError, match="more than 4 namespaces"):
+        xml.parse(_ns_flood(5), limits)
