@@ -26,6 +26,8 @@ from .crypto.signing import Signer, Verifier, canary
 from .exchange.directory import Directory
 from .exchange.retry import RetryPolicy
 from .exchange.service import Gateway, utcnow
+from . import files
+from .errors import ConfigError
 from .files import create_new
 from .mapping import Registry
 from .ports import ClientSettings
@@ -44,7 +46,7 @@ def ensure_dev_keys(config: Config, now: datetime) -> list[Path]:
         return []
     from .crypto.devca import write_dev_keys
 
-    folder.mkdir(parents=True, exist_ok=True)
+    files.make_dirs(folder)
     written = write_dev_keys(folder, kind="ecdsa", authority_id=config.gateway.authority_id,
                              authority_name=config.gateway.authority_name, now=now)
     log.warning("created development keys in %s (not for production)", folder)
@@ -118,7 +120,12 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
     """Wire a Gateway from the configuration, running every start-up check."""
     now = clock()
     check_identity(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        files.set_group(config.gateway.file_group)
+    except KeyError:
+        raise ConfigError(f"[gateway] file_group {config.gateway.file_group!r}: no such group") from None
+    files.make_dirs(config.data_dir)
+    files.secure(config.data_dir, folder=True)
     directory = Directory.from_config(config)
     directory.check(adapters.ALIASES)
     for allowed in check_inbound_routes(config):

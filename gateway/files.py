@@ -11,6 +11,11 @@ atomic replace is only for a regular file or a new one. A symlink is followed (i
 gets the same rule, the link stays); a FIFO or character device (`-o /dev/null`,
 `-o /dev/stdout`, a named pipe) is written through and never replaced; anything else
 (folder, socket, block device) is refused with a clear error.
+
+Permissions, whatever the umask: everything the gateway writes into its data directory is
+0600 and every folder it makes 0700 (owner only), or 0640/0750 with the group set by
+`set_group` (`[gateway] file_group`), so a backup or monitoring account in that group can
+read. Modes are set with fchmod/chmod after creation, never left to the umask.
 """
 from __future__ import annotations
 
@@ -20,6 +25,80 @@ import os
 import secrets
 import stat
 from pathlib import Path
+
+_GROUP: list[int] = []       # the gid of [gateway] file_group, when set
+
+
+def set_group(name: str) -> None:
+    """Make what is written from now on readable by group `name` ('' = owner only);
+    KeyError for an unknown group."""
+    _GROUP.clear()
+    if name:
+        import grp
+        _GROUP.append(grp.getgrnam(name).gr_gid)
+
+
+def file_mode() -> int:
+    """The mode of data files: 0600, or 0640 with a group."""
+    return 0o640 if _GROUP else 0o600
+
+
+def dir_mode() -> int:
+    """The mode of data folders: 0700, or 0750 with a group."""
+    return 0o750 if _GROUP else 0o700
+
+
+def _own(path_or_fd, mode: int) -> None:
+    """Set `mode` (and the group, when set) on a path or an open descriptor."""
+    if isinstance(path_or_fd, int):
+        os.fchmod(path_or_fd, mode)
+        if _GROUP:
+            os.fchown(path_or_fd, -1, _GROUP[0])
+    else:
+        os.chmod(path_or_fd, mode)
+        if _GROUP:
+            os.chown(path_or_fd, -1, _GROUP[0])
+
+
+def make_dirs(path: Path) -> Path:
+    """Create `path` and any missing parents with the data folder mode (existing ones are
+    left as they are). Returns `path`."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        _own(folder, dir_mode())
+    return path
+
+
+def secure(path: Path, *, folder: bool = False) -> None:
+    """Give an existing file (or folder) of ours the data mode, e.g. a store created
+    before, or the data directory itself at start-up."""
+    _own(Path(path), dir_mode() if folder else file_mode())
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty with the data file mode unless it exists (then only its mode is
+    set): a file another library fills, such as the SQLite database (SQLite gives its WAL
+    and shared-memory files the database file's mode)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secure(path)
+        return
+    try:
+        _own(fd, file_mode())
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -31,12 +110,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, fsync: bool = True) -> Path:
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None, fsync: bool = True) -> Path:
     """Replace `path` by `data` atomically (same-folder temp file, fsync, rename, fsync of the
-    folder; no fsyncs with fsync=False). A new file gets `mode` (less the umask). The folder
-    must exist. Returns `path`."""
+    folder; no fsyncs with fsync=False). The file gets `mode` (default: the data file mode),
+    whatever the umask. The folder must exist. Returns `path`."""
     path = Path(path)
-    tmp, fd = _create_temp(path, mode)
+    tmp, fd = create_temp(path, mode)
     try:
         try:
             view = memoryview(data)
@@ -114,17 +193,28 @@ def publish(src: Path, dest: Path) -> str:
     return sha
 
 
-def create_new(path: Path, data: bytes, *, mode: int) -> None:
-    """Create `path` exclusively with `mode` (FileExistsError when it exists; never replaces)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def create_new(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Create `path` exclusively with `mode` (default: the data file mode), whatever the
+    umask (FileExistsError when it exists; never replaces)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    _own(fd, file_mode() if mode is None else mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
 
-def _create_temp(path: Path, mode: int) -> tuple[Path, int]:
+def create_temp(path: Path, mode: int | None = None) -> tuple[Path, int]:
+    """A new, exclusively created temporary file beside `path` (`.NAME.<random>.tmp`, the
+    data file mode unless `mode` is given) and its open descriptor."""
     while True:
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             continue
+        try:
+            _own(fd, file_mode() if mode is None else mode)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return tmp, fd

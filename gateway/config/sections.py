@@ -21,6 +21,8 @@ class GatewaySection:
     directory_service: str = "DVDV"        # verzeichnisdienst of our kennung
     node_id: str = ""                      # defaults to the host name
     partners_file: str = "partners.toml"   # directory entries `gateway partners add` writes; merged with [partners]
+    file_group: str = ""                   # group that may read the data files (0640, folders 0750);
+                                           # "" = owner only (0600/0700), whatever the umask
 
 
 @dataclass(frozen=True, slots=True)

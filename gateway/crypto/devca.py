@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..errors import ConfigError
-from ..files import create_new
+from ..files import create_new, make_dirs
 
 KEY_KINDS = ("ecdsa", "rsa")
 
@@ -139,7 +139,7 @@ def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name
                  now=now, kind=kind, days=days * 2)
     own = make_identity(ca, f"CN={_escape(authority_name)},OU={_escape(authority_id)},O=xoev-gateway development",
                         now=now, kind=kind, days=days)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     written = [
         (DEV_FILES[0], key_pem(ca.key), f"development CA private key ({_describe(ca.key)})"),
         (DEV_FILES[1], cert_pem(ca.cert), f"development CA certificate {ca.cert.subject.rfc4514_string()}"
@@ -152,7 +152,7 @@ def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name
     result = []
     for filename, data, what in written:
         path = folder / filename
-        create_new(path, data, mode=0o600 if filename.endswith("key.pem") else 0o644)
+        create_new(path, data, mode=0o600 if filename.endswith("key.pem") else None)
         result.append(DevFile(path, what))
     return result
 

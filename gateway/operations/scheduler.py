@@ -230,7 +230,7 @@ class Scheduler:
         data = json.dumps({"node": self.node, "pid": os.getpid(), "written": self.clock().isoformat(),
                            "jobs": self.status()}, indent=1).encode()
         try:
-            write_atomic(self.status_file, data, mode=0o666, fsync=False)   # rewritten often; a lost one is harmless
+            write_atomic(self.status_file, data, fsync=False)   # rewritten often; a lost one is harmless
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_file, exc)
 

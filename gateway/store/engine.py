@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..errors import ConfigError
+from ..files import create_private, make_dirs
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -64,7 +65,8 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
         return engine, engine
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(Path(database).parent)
+        create_private(Path(database))      # 0600 (0640 with a group) whatever the umask; WAL too
     writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=300)
     if not database or database == ":memory:":
         raise ConfigError("[store] url: an SQLite store needs a file (sqlite:///PATH)")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ..files import publish
+from ..files import make_dirs, publish
 from .chain import timestamp
 from .payloads import SUBDIR
 from .tables import messages
@@ -103,7 +103,7 @@ def _quarantine(data_dir: Path, orphan: Orphan) -> Orphan | None:
     """Move one orphan into the quarantine folder durably; None if it is gone already."""
     src = data_dir / orphan.file
     dest_dir = data_dir / QUARANTINE / Path(orphan.file).parent.name
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest_dir)
     dest, n = dest_dir / src.name, 0
     while dest.exists():
         n += 1

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import StoreCorrupted
-from ..files import fsync_dir, write_atomic
+from ..files import fsync_dir, make_dirs, write_atomic
 
 SUBDIR = "payloads"
 
@@ -31,9 +31,9 @@ class PayloadFiles:
         rel = self.relative(msg_id)
         path = self.root / rel
         if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(path.parent)
             fsync_dir(path.parent.parent)       # the new folder's entry must survive too
-        write_atomic(path, data, mode=0o600)
+        write_atomic(path, data)
         return rel
 
     def read(self, rel: str, expected: str) -> bytes:

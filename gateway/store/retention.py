@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +24,8 @@ from typing import Mapping, Sequence
 
 from sqlalchemy import delete
 
-from ..files import publish
+from ..errors import NotFound, StoreCorrupted
+from ..files import create_temp, make_dirs, publish
 from ..model import FINAL, Direction, State
 from . import audit, batch
 from .chain import AuditEvent, timestamp
@@ -55,29 +58,57 @@ def _json(obj) -> bytes:
 
 async def archive(store, ids: Sequence[str], dest: Path, *, actor: str) -> Archived:
     """Write the messages (payload, receipts, timeline) and a manifest to the zip `dest`,
-    durably (temp file, fsync, rename); record the archive's SHA-256 in the audit log."""
+    durably (temp file, fsync, rename); record the archive's SHA-256 in the audit log.
+
+    Safe beside concurrent runs (one node or several): a message purged meanwhile by
+    another run (which archived it) is left out; the temporary file is this run's own
+    (created exclusively, 0600) and never outlives it, whatever happens; an archive that
+    would be empty is not written (count 0)."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
+    make_dirs(dest.parent)
+    tmp, fd = create_temp(dest)
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            listed = await _write_zip(store, ids, fh)
+        if not listed:
+            return Archived(dest, 0, "")
+        sha = publish(tmp, dest)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    await store.audit("retention.archived", actor=actor,
+                      details={"file": dest.name, "sha256": sha, "count": len(listed)})
+    return Archived(dest, len(listed), sha)
+
+
+async def _write_zip(store, ids: Sequence[str], fh) -> list[dict]:
     files: dict[str, str] = {}
     listed = []
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         def put(name: str, data: bytes) -> None:
             zf.writestr(name, data)
             files[name] = hashlib.sha256(data).hexdigest()
 
         for msg_id in ids:
-            msg = await store.get(msg_id)
+            try:
+                msg, payload = await store.get(msg_id), await store.payload(msg_id)
+                found_receipts, found_history = await store.receipts(msg_id), await store.history(msg_id)
+            except (NotFound, StoreCorrupted):
+                if not await _gone(store, msg_id):
+                    raise                   # still there: a real problem, not a concurrent purge
+                continue                    # purged meanwhile by another run
             base = f"messages/{msg_id}"
-            put(f"{base}/message.xml", await store.payload(msg_id))
+            put(f"{base}/message.xml", payload)
             rec_meta = []
-            for n, r in enumerate(await store.receipts(msg_id), 1):
+            for n, r in enumerate(found_receipts, 1):
                 name = f"{base}/receipt-{n}.xml"
                 put(name, r.xml)
                 rec_meta.append({"file": name, "kind": r.kind, "positive": r.positive,
                                  "at": timestamp(r.at), "sha256": r.digest, "detail": r.detail})
             timeline = [{"at": timestamp(h.at), "from": h.from_state, "to": h.to_state,
-                         "actor": h.actor, "detail": h.detail} for h in await store.history(msg_id)]
+                         "actor": h.actor, "detail": h.detail} for h in found_history]
             meta = {k: (timestamp(v) if isinstance(v, datetime) else v)
                     for k, v in asdict(msg).items()}
             put(f"{base}/timeline.json", _json({"message": meta, "timeline": timeline,
@@ -85,13 +116,19 @@ async def archive(store, ids: Sequence[str], dest: Path, *, actor: str) -> Archi
             listed.append({"id": msg.id, "message_uuid": msg.message_uuid,
                            "direction": msg.direction.value, "state": msg.state.value,
                            "sha256": msg.digest})
-        manifest = {"format": FORMAT, "created_at": timestamp(store.clock()),
-                    "count": len(listed), "messages": listed, "files": files}
-        zf.writestr("manifest.json", _json(manifest))
-    sha = publish(tmp, dest)
-    await store.audit("retention.archived", actor=actor,
-                      details={"file": dest.name, "sha256": sha, "count": len(listed)})
-    return Archived(dest, len(listed), sha)
+        if listed:
+            manifest = {"format": FORMAT, "created_at": timestamp(store.clock()),
+                        "count": len(listed), "messages": listed, "files": files}
+            zf.writestr("manifest.json", _json(manifest))
+    return listed
+
+
+async def _gone(store, msg_id: str) -> bool:
+    try:
+        await store.get(msg_id)
+    except NotFound:
+        return True
+    return False
 
 
 async def purge(store, ids: Sequence[str], *, actor: str,
@@ -143,7 +180,10 @@ async def purge_expired(store, retention: Mapping[str, int], *, actor: str,
                 continue
             ids = [p.id for p in page]
             if archive_dir is not None:
-                name = f"messages-{now:%Y%m%dT%H%M%S}-{state}-{len(archives) + 1:04d}.zip"
-                archives.append(await archive(store, ids, Path(archive_dir) / name, actor=actor))
+                # unique per run: concurrent runs started in the same second never share a name
+                name = f"messages-{now:%Y%m%dT%H%M%S}-{state}-{len(archives) + 1:04d}-{secrets.token_hex(3)}.zip"
+                done = await archive(store, ids, Path(archive_dir) / name, actor=actor)
+                if done.count:
+                    archives.append(done)
             purged += await purge(store, ids, actor=actor, updated_before=cutoff)
     return PurgeReport(candidates, tuple(purged), tuple(archives))

@@ -394,6 +394,55 @@ async def test_archive_then_purge_expired(store, clock, tmp_path):
     assert (await store.verify_audit()).broken is None
 
 
+async def test_concurrent_retention_runs_finish_cleanly(store_url, tmp_path, clock):
+    """Issue 14, item 13: three runs at once on one store (three Store objects: as three
+    processes or nodes would) each finish; every message is purged once and is in some
+    archive; no temporary archive is left behind; every file is private."""
+    stores = [await Store.open(store_url, tmp_path, inline_max=100, lease_seconds=60, clock=clock)
+              for _ in range(3)]
+    try:
+        first = stores[0]
+        ids = []
+        for n in range(24):
+            msg = await submit(first, 200 + n, payload=b"<m>" + b"p" * 200 + b"</m>")
+            ids.append(msg.id)
+        for claimed in await first.claim_due("n", limit=100):
+            await first.transition(claimed.id, S.ACKNOWLEDGED, actor="n")
+        clock.advance(days=31)
+        from gateway.store import retention
+        reports = await asyncio.gather(*[
+            retention.purge_expired(s, {"acknowledged": 30}, actor=f"run{i}", archive_dir=tmp_path / "archive",
+                                    chunk=5)
+            for i, s in enumerate(stores)])
+    finally:
+        for s in stores:
+            await s.aclose()
+    purged = [i for r in reports for i in r.purged]
+    assert sorted(purged) == sorted(ids)                       # each exactly once
+    archived = set()
+    for r in reports:
+        for arc in r.archives:
+            with zipfile.ZipFile(arc.path) as zf:
+                archived |= {m["id"] for m in json.loads(zf.read("manifest.json"))["messages"]}
+    assert archived == set(ids)
+    leftovers = [p.name for p in (tmp_path / "archive").iterdir() if not p.name.endswith(".zip")]
+    assert leftovers == []
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / "archive").iterdir())
+
+
+async def test_an_archive_that_fails_leaves_no_temporary_file(store, clock, tmp_path):
+    msg = await submit(store, 90)
+    await store.claim_due("n")
+    await store.transition(msg.id, S.ACKNOWLEDGED, actor="n")
+
+    async def broken(_msg_id):
+        raise RuntimeError("disk went away")
+    store.receipts = broken
+    with pytest.raises(RuntimeError):
+        await store.archive([msg.id], tmp_path / "archive" / "a.zip", actor="op")
+    assert list((tmp_path / "archive").iterdir()) == []
+
+
 async def test_purge_skips_messages_that_are_not_final(store):
     msg = await submit(store, 80)
     assert await store.purge([msg.id], actor="op") == []
