@@ -24,6 +24,7 @@ from ...errors import (
     XmlSecurityError,
 )
 from ...exchange.directory import NotAccepted
+from ...server.problems import STORE_UNAVAILABLE, outage_line, store_unavailable
 
 log = logging.getLogger("gateway.api")
 TYPE_BASE = "urn:xoev-gateway:problem:"
@@ -92,6 +93,9 @@ def from_exception(exc: BaseException) -> ApiError:
         return ApiError("conflict", str(exc))
     if isinstance(exc, RetryLater):
         return ApiError("unavailable", str(exc), headers={"Retry-After": "30"})
+    if not isinstance(exc, GatewayError) and store_unavailable(exc):
+        log.warning("store unavailable, answered 503: %s", outage_line(exc))
+        return ApiError("unavailable", STORE_UNAVAILABLE, headers={"Retry-After": "30"})
     if not isinstance(exc, GatewayError):
         log.exception("internal error while handling an API request")
     else:
