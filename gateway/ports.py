@@ -112,6 +112,12 @@ class Peer:
     transport: str                  # "http", "soap", "memory"
     remote: str = ""                # remote address as seen by the server
     cert_der: bytes | None = None   # client certificate verified by mutual TLS, if any
+    connected: Callable[[], bool] | None = field(default=None, compare=False)
+                                    # False once the caller has gone (no CPU-heavy work for it)
+
+    def gone(self) -> bool:
+        """True when the caller is known to have closed its connection."""
+        return self.connected is not None and not self.connected()
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,9 @@ class ServerSection:
     require_client_cert: bool = False      # refuse TLS clients without a certificate from client_ca
     api_token: str = ""                    # secret reference for the backend API (default: data_dir/api-token)
     shutdown_timeout: float = 10.0         # seconds to finish requests in flight on shutdown
+    verify_concurrency: int = 0            # signature verifications at once (0 = CPU count)
+    verify_per_sender: int = 16            # places (running or waiting) one partner id or one
+                                           # address may hold in verification; more: 429
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from ..errors import MessageError, SignatureError, errors_of
 from ..model import Direction, NewReceipt, State
 from ..ports import InboundResult, Peer, StatusInfo
 from . import receipts as rc
+from .admission import Admission
 from .header import Header
 from .receipt_flow import SENT_RECEIPT, digest
 
@@ -33,6 +34,8 @@ class InboundPipeline:
 
     def __init__(self, gateway):
         self.gw = gateway
+        server = gateway.config.server
+        self.admission = Admission(server.verify_concurrency, server.verify_per_sender)
 
     async def receive(self, xml: bytes, peer: Peer) -> InboundResult:
         """Run the pipeline; raises MessageError only when no receipt can be addressed."""
@@ -50,7 +53,8 @@ class InboundPipeline:
         if problem:
             return await self._refuse(claimed, rc.UNKNOWN_SENDER, problem, now, peer)
         try:
-            verified = await asyncio.to_thread(gw.verifier.verify, xml, partner=partner.id, now=now)
+            async with self.admission.turn(partner.id, peer):   # bounded, fair; not for a gone client
+                verified = await asyncio.to_thread(gw.verifier.verify, xml, partner=partner.id, now=now)
         except SignatureError as exc:
             return await self._refuse(claimed, rc.signature_feedback(exc), str(exc), now, peer)
         header = gw.headers.read(verified.tree)  # from here on: only what was signed

@@ -74,7 +74,8 @@ def peer_of(request: web.Request, transport: str) -> Peer:
     """The caller as the transport sees it, with its verified client certificate if any."""
     ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
     cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return Peer(transport=transport, remote=request.remote or "", cert_der=cert or None)
+    return Peer(transport=transport, remote=request.remote or "", cert_der=cert or None,
+                connected=lambda: request.transport is not None and not request.transport.is_closing())
 
 
 def problem_response(problem: Problem) -> web.Response:
