@@ -9,7 +9,8 @@ Why the cursor lags: on PostgreSQL, history ids come from a sequence, and a tran
 that took id 100 may commit after one that took 101. A reader that moved its cursor past
 101 at once could miss 100 for ever. So the cursor only advances over rows older than
 `LAG` seconds (far longer than any store transaction); newer rows are read again on the
-next scan and their events inserted as soon as they are seen. On SQLite (one writer) ids
+next scan and their events inserted as soon as they are seen: each scan reads every row
+past the cursor, however many (a burst of more than SCAN rows is queued at once). On SQLite (one writer) ids
 commit in order anyway. The first scan starts at the newest history row: events are
 pushed from the moment webhooks are switched on, not for the past.
 """
@@ -57,11 +58,12 @@ async def enqueue(store, states: Sequence[str], now: datetime) -> int:
             q = q.with_for_update()               # one enqueuer at a time across nodes
         pos = (await conn.execute(q)).scalar()
         settled = now - timedelta(seconds=LAG)
-        while True:
+        read, new_pos, passing = pos, pos, True
+        while True:   # read every row past the cursor (a burst is queued at once, not 60 s later)
             rows = (await conn.execute(
                 select(h.id, h.at, h.message_id, h.from_state, h.to_state, m.direction)
                 .join(messages, m.id == h.message_id)
-                .where(h.id > pos).order_by(h.id).limit(SCAN))).all()
+                .where(h.id > read).order_by(h.id).limit(SCAN))).all()
             wanted = [r for r in rows if r.direction == "out" and r.to_state in states
                       and r.from_state != r.to_state]
             if wanted:
@@ -70,17 +72,18 @@ async def enqueue(store, states: Sequence[str], now: datetime) -> int:
                      "state": r.to_state, "created_at": now, "attempts": 0, "next_attempt_at": now}
                     for r in wanted]).on_conflict_do_nothing()
                 added += max((await conn.execute(stmt)).rowcount or 0, 0)
-            new_pos = pos
-            for r in rows:
-                if r.at >= settled:
+            for r in rows:   # the durable cursor passes only the settled prefix
+                if not passing or r.at >= settled:
+                    passing = False
                     break
                 new_pos = r.id
-            if new_pos != pos:
-                await conn.execute(update(webhook_cursor).where(webhook_cursor.c.name == CURSOR)
-                                   .values(position=new_pos))
-            if len(rows) < SCAN or new_pos == pos:
-                return added
-            pos = new_pos
+            if len(rows) < SCAN:
+                break
+            read = rows[-1].id
+        if new_pos != pos:
+            await conn.execute(update(webhook_cursor).where(webhook_cursor.c.name == CURSOR)
+                               .values(position=new_pos))
+        return added
 
 
 async def claim(store, node: str, *, limit: int, now: datetime, lease_seconds: float) -> list[Event]:

@@ -193,6 +193,30 @@ async def test_status_changes_are_pushed_until_taken(tmp_path, db_url):
         await receiver.aclose()
 
 
+async def test_a_burst_over_one_scan_is_queued_at_once(tmp_path, db_url, monkeypatch):
+    """Issue 14, item 15: rows beyond the first scan (1,000 rows; 10 here) were queued only
+    once the earlier ones were LAG (60 s) old. One enqueue now reads the whole burst; the
+    durable cursor still passes only settled rows."""
+    from gateway.store import Store
+
+    monkeypatch.setattr(webhook_queue, "SCAN", 10)
+    store = await Store.open(db_url, tmp_path)
+    try:
+        now = datetime.now(timezone.utc)
+        assert await webhook_queue.enqueue(store, ["cancelled"], now) == 0      # sets the cursor
+        for i in range(35):
+            sub = await store.submit_outbound(message_uuid=f"b-{i}", message_type=LETTER, partner=PORTAL,
+                                              payload=b"<x/>", actor="t", state=State.READY)
+            await store.cancel(sub.message.id, actor="t")
+        assert await webhook_queue.enqueue(store, ["cancelled"], now) == 35
+        assert await webhook_queue.enqueue(store, ["cancelled"], now) == 0      # nothing twice
+        later = now + timedelta(seconds=webhook_queue.LAG + 1)
+        assert await webhook_queue.enqueue(store, ["cancelled"], later) == 0
+        assert len(await webhook_queue.pending(store)) == 35
+    finally:
+        await store.aclose()
+
+
 async def test_status_queue_cursor_waits_for_slow_commits(tmp_path, db_url):
     """The cursor only passes history rows older than LAG; younger ones are read again, and
     enqueueing the same row twice adds nothing."""
