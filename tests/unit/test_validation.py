@@ -13,7 +13,6 @@ from gateway import config as gwconfig
 from gateway.errors import ValidationFailed
 from gateway.resources import xsd_dir
 from gateway.validation import Validator, own_standard
-from gateway.xml import Limits
 
 
 def _root_conftest():
@@ -195,7 +194,8 @@ def test_parser_limits_come_from_config(tmp_path: Path):
     cfg = gwconfig.from_dict({"schemas": {"max_bytes": 2000, "max_depth": 5, "clock_skew": 0}},
                              base_dir=tmp_path)
     v = Validator.from_config(cfg)
-    assert v.limits == Limits(2000, 5) and v.clock_skew == timedelta(0)
+    assert (v.limits.max_bytes, v.limits.max_depth) == (2000, 5) and v.clock_skew == timedelta(0)
+    assert v.limits == cfg.schemas.parser_limits() and v.limits.max_namespaces == 16
     (issue,) = v.validate(antrag(), now=NOW)
     assert issue.check == "parse" and "over the limit of 2000" in issue.message
     (issue,) = v.validate(b"<a><b><c><d><e><f/></e></d></c></b></a>", now=NOW)
