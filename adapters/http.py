@@ -54,8 +54,8 @@ class HttpClient:
         RetryLater or Refused. Never lets a library exception escape."""
         try:
             session = self._session or self._open()
-            timeout = aiohttp.ClientTimeout(total=self.settings.timeout,
-                                            sock_connect=self.settings.connect_timeout)
+            connect, total = self.settings.timeouts(partner_id)
+            timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect)
             ctx = self.settings.ssl_for(partner_id)
             async with session.post(url, data=body, headers=headers, timeout=timeout,
                                     ssl=ctx if ctx is not None else True,
@@ -88,9 +88,9 @@ def status_error(url: str, reply: Reply) -> RetryLater | Refused:
     """The error for an unwanted HTTP status: 408/425/429/5xx retry, the rest refused."""
     reason = _problem_reason(reply.body)
     text = f"{url}: HTTP {reply.status}" + (f": {reason}" if reason else "")
-    detail = reply.headers.get("Retry-After", "")
     if reply.status in RETRY_STATUS or reply.status >= 500:
-        return RetryLater(text, code=f"http-{reply.status}", detail=detail)
+        return RetryLater(text, code=f"http-{reply.status}",
+                          retry_after=reply.headers.get("Retry-After", ""))
     return Refused(text, code=f"http-{reply.status}", detail=reason)
 
 

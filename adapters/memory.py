@@ -57,7 +57,7 @@ class MemorySender:
         if handler is None:
             raise RetryLater(f"{msg.endpoint}: nobody is listening", code="connection")
         try:
-            receipt = await asyncio.wait_for(handler(bytes(msg.xml)), self.settings.timeout)
+            receipt = await asyncio.wait_for(handler(bytes(msg.xml)), self.settings.timeouts(msg.partner_id)[1])
         except DeliveryError:
             raise
         except asyncio.TimeoutError:

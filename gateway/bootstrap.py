@@ -1,7 +1,9 @@
 """The composition root: Config -> a wired Gateway, with the start-up self-checks.
 
 Start-up refuses (ConfigError) when: our own authority_id is not a valid kennung, the
-partner directory is incomplete (no endpoint, no trust, unknown transport), received messages could fall to both the webhook and an inbound
+partner directory is incomplete (no endpoint, no trust, unknown transport), a delivery could
+outlive its lease (connect + total timeout >= [store] lease_seconds), received messages
+could fall to both the webhook and an inbound
 folder (`backend_routes`), a TLS file is unusable, or the signing canary (sign and verify a
 small message with our own keys) fails. With no `[[keys.own]]` and no key in
 data_dir/keys, development keys are made there on first start.
@@ -23,6 +25,7 @@ from .config import Config
 from .crypto import tls
 from .crypto.keys import DEV_KEY, KeyRing
 from .crypto.signing import Signer, Verifier, canary
+from .exchange.delivery import check_timeouts, timeouts
 from .exchange.directory import Directory
 from .exchange.retry import RetryPolicy
 from .exchange.service import Gateway, utcnow
@@ -73,7 +76,8 @@ def client_settings(config: Config) -> ClientSettings:
             contexts[spec.id] = tls.client_context(ca_file=ca, cert=config.path(spec.client_cert),
                                                    key=config.path(spec.client_key))
     return ClientSettings(connect_timeout=delivery.connect_timeout, timeout=delivery.timeout,
-                              ssl_for=lambda partner: contexts.get(partner, default))
+                          ssl_for=lambda partner: contexts.get(partner, default),
+                          partner_timeouts={spec.id: timeouts(config, spec) for spec in config.partners.values()})
 
 
 def _sender(cls, settings: ClientSettings, config: Config):
@@ -128,6 +132,7 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
     files.secure(config.data_dir, folder=True)
     directory = Directory.from_config(config)
     directory.check(adapters.ALIASES)
+    check_timeouts(config)
     for allowed in check_inbound_routes(config):
         log.info("%s (allowed: allow_webhook_overlap)", allowed.describe())
     if senders is None:

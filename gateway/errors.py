@@ -125,10 +125,11 @@ class SignatureError(MessageError):
 class DeliveryError(GatewayError):
     """Base of the errors adapters raise; the subclass says whether to retry."""
 
-    def __init__(self, message: str, *, code: str = "", detail: str = ""):
+    def __init__(self, message: str, *, code: str = "", detail: str = "", retry_after: str = ""):
         super().__init__(message)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after      # the partner's Retry-After (seconds or HTTP date), if any
 
 
 class RetryLater(DeliveryError):

@@ -99,6 +99,11 @@ class ClientSettings:
     timeout: float = 60.0
     max_response_bytes: int = 4 * 1024 * 1024
     ssl_for: Callable[[str], ssl.SSLContext | None] = field(default=lambda partner_id: None)
+    partner_timeouts: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # id -> (connect, total)
+
+    def timeouts(self, partner_id: str) -> tuple[float, float]:
+        """(connect, total) seconds for one exchange with this partner."""
+        return self.partner_timeouts.get(partner_id, (self.connect_timeout, self.timeout))
 
 
 # -- the server's inward port: the endpoints only move bytes; the pipeline behind `Inbound`

@@ -73,6 +73,7 @@ async def serve(config, *, host: str | None = None, port: int | None = None) -> 
             loop.add_signal_handler(sig, stop.set)
         await cluster.start()
         if config.scheduler.enabled:
+            await gw.delivery.start()       # continuous delivery; the outbox job is its safety net
             await sched.start()
         await stop.wait()
     finally:

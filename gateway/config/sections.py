@@ -70,6 +70,10 @@ class PartnerSpec:
     client_cert: str = ""                  # mutual TLS: certificate (PEM) presented to the partner
     client_key: str = ""                   # its key (PEM)
     options: tuple[tuple[str, str], ...] = ()  # transport-specific settings, e.g. XTA provider
+    max_in_flight: int | None = None       # deliveries at once to this partner per node (default: [delivery])
+    breaker_threshold: int | None = None   # transport failures in a row that open its breaker (0 = never)
+    connect_timeout: float | None = None   # seconds to connect to this partner (default: [delivery])
+    timeout: float | None = None           # seconds for one whole exchange with it (default: [delivery])
 
     @classmethod
     def from_table(cls, pid: str, data: Mapping[str, Any], where: str) -> "PartnerSpec":
@@ -130,8 +134,14 @@ class DeliverySection:
     backoff_initial: float = 5.0           # seconds before the first retry
     backoff_factor: float = 2.0            # growth per attempt
     backoff_max: float = 3600.0            # ceiling of one wait
-    drain_interval: float = 2.0            # seconds between outbox scans of `gateway serve`
-    batch: int = 20                        # messages claimed per scan
+    drain_interval: float = 2.0            # seconds between safety-net outbox scans (submits are handed over at once)
+    batch: int = 20                        # messages claimed per claim
+    concurrency: int = 32                  # deliveries at once on one node, all partners together
+    max_in_flight: int = 4                 # deliveries at once to one partner on one node
+    breaker_threshold: int = 5             # transport failures in a row that open a partner's breaker (0 = never)
+    breaker_cooldown: float = 30.0         # seconds a breaker stays open before one probe message is sent
+    breaker_cooldown_factor: float = 2.0   # growth of the cool-down per failed probe
+    breaker_cooldown_max: float = 1800.0   # ceiling of one cool-down
     receipt_timeout: float = 14400.0       # seconds a `sent` message waits for its partner's receipt
                                            # (asynchronous transports); then sent again; 0 = for ever
 
@@ -143,6 +153,12 @@ class DeliverySection:
         section = build_dataclass(cls, data, where)
         if section.receipt_timeout < 0:
             raise ConfigError(f"{where} receipt_timeout: must be >= 0 seconds (0 = wait for ever)")
+        for key in ("batch", "concurrency", "max_in_flight"):
+            if getattr(section, key) < 1:
+                raise ConfigError(f"{where} {key}: must be >= 1")
+        if section.breaker_threshold < 0 or section.breaker_cooldown <= 0 or section.breaker_cooldown_factor < 1:
+            raise ConfigError(f"{where}: breaker_threshold must be >= 0, breaker_cooldown > 0 and "
+                              "breaker_cooldown_factor >= 1")
         return section
 
 

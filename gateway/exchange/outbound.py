@@ -34,6 +34,7 @@ from ..mapping.xsderrors import to_record_paths
 from ..model import Message, NewReceipt, State, Submitted
 from ..ports import Outgoing, Peer, SendResult
 from . import receipts as rc
+from .delivery import timeouts
 from .header import Header
 
 log = logging.getLogger("gateway.outbound")
@@ -55,10 +56,13 @@ async def submit_new(gw, message_type: str, record: Any, *, to: str, client: str
             return Submitted(first, created=False)
     now = gw.clock()
     signed, uuid = await asyncio.to_thread(prepare, gw, message_type, record, partner, now)
-    return await gw.store.submit_outbound(
+    done = await gw.store.submit_outbound(
         message_uuid=uuid, message_type=message_type, partner=partner.id, payload=signed,
         actor=actor, client=client, client_ref=client_ref, state=State.READY,
         detail=f"built, validated and signed for {partner.id}")
+    if done.created:
+        gw.delivery.wake()          # handed to delivery at once; the outbox scan is the safety net
+    return done
 
 
 def prepare(gw, message_type: str, record: Any, partner: PartnerSpec, now: datetime) -> tuple[bytes, str]:
@@ -127,8 +131,11 @@ def prepare_xml(gw, xml: bytes, to: str, now: datetime,
 
 
 async def drain_once(gw, limit: int = 20) -> int:
-    """Claim due outbound messages and deliver them concurrently; returns how many."""
-    claimed = await gw.store.claim_due(gw.node, limit=limit)
+    """Claim due outbound messages (at most `[delivery] max_in_flight` per partner, none of a
+    partner whose breaker is open) and deliver them concurrently; returns how many. For the
+    CLI and tests; `gateway serve` delivers continuously (gateway.exchange.delivery)."""
+    claimed = await gw.store.claim_due(gw.node, limit=limit, room={},
+                                       default_room=gw.config.delivery.max_in_flight)
     if claimed:
         await asyncio.gather(*(deliver(gw, m) for m in claimed))
     return len(claimed)
@@ -144,12 +151,18 @@ async def deliver(gw, msg: Message) -> Message:
     if sender is None:
         return await move(gw, msg, State.FAILED, f"transport {partner.transport} is not available")
     payload = await gw.store.payload(msg.id)
+    connect, total = timeouts(gw.config, partner)
     error: DeliveryError | None = None
     for endpoint in partner.endpoints:
         out = Outgoing(msg.id, msg.message_uuid, msg.message_type, partner.id, endpoint, payload,
                        dict(partner.options))
         try:
-            result = await sender.send(out)
+            try:
+                async with asyncio.timeout(connect + total):    # whatever the adapter does
+                    result = await sender.send(out)
+            except TimeoutError:
+                raise RetryLater(f"{endpoint}: no answer within {connect + total:g}s",
+                                 code="timeout") from None
         except RetryLater as exc:
             error = exc
             gw.count(partner.transport, "retry")
@@ -158,7 +171,9 @@ async def deliver(gw, msg: Message) -> Message:
             error = exc
             gw.count(partner.transport, "refused")
             break
+        await gw.health.outcome(partner, None)
         return await _sent(gw, msg, partner, result)
+    await gw.health.outcome(partner, error if isinstance(error, RetryLater) else None)
     decision = gw.policy.decide(error or RetryLater("no endpoint"), msg.attempts, gw.clock())
     return await move(gw, msg, decision.state, decision.reason, next_attempt_at=decision.at,
                       last_error=str(error))

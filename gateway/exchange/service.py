@@ -3,6 +3,7 @@ senders, retry policy, clock) and is the public face of what they do together.
 
 The work lives in modules named after it:
   gateway.exchange.outbound      submit, prepare, drain the outbox, deliver, settle by a receipt
+  gateway.exchange.delivery      the node's continuous delivery: slots per partner, breakers, leases
   gateway.exchange.inbound       the inbound pipeline behind the server (InboundPipeline)
   gateway.exchange.receipt_flow  receipts arriving as messages, our receipts sent back, transport events
   gateway.exchange.retry         RetryPolicy/Decision: the one place that decides retry vs dead
@@ -20,6 +21,7 @@ from ..model import Message, Submitted
 from ..ports import InboundResult, TransportEvent
 from . import outbound, receipt_flow
 from . import receipts as rc
+from .delivery import Deliverer, PartnerHealth
 from .directory import Directory
 from .header import Header, Headers, read_header
 from .inbound import InboundPipeline
@@ -59,6 +61,8 @@ class Gateway:
         self.receipts = rc.Receipts(registry, signer, verifier, self.authority)
         self.limits = config.schemas.parser_limits()
         self.inbound = InboundPipeline(self)
+        self.health = PartnerHealth(self)
+        self.delivery = Deliverer(self)
 
     # -- outbound (gateway.exchange.outbound) -----------------------------------------------------
 
@@ -120,7 +124,8 @@ class Gateway:
             self.metrics.outbound.labels(transport, outcome).inc()
 
     async def aclose(self) -> None:
-        """Close the adapters and the store."""
+        """Stop delivering, close the adapters and the store."""
+        await self.delivery.aclose(self.config.scheduler.shutdown_timeout)
         for sender in self.senders.values():
             await sender.aclose()
         await self.store.aclose()

@@ -282,7 +282,8 @@ class GatewayJobs:
 
         sec, delivery = self.config.scheduler, self.config.delivery
         jobs = [Job("outbox", self.outbox, every=delivery.drain_interval,
-                    what=f"deliver due outbound messages ({delivery.batch} per claim)")]
+                    what="safety net of the continuous delivery: expired leases back to the queue, "
+                         "breaker probes, due retries")]
         outbound = outbound_folders(self.config, self.gw)
         if outbound:
             jobs.append(Job("folders", lambda: self.scan(outbound), every=sec.folders_interval,
@@ -313,15 +314,13 @@ class GatewayJobs:
         return jobs
 
     async def outbox(self) -> int:
-        """Claim and deliver due messages while full batches come back."""
-        batch, total = self.config.delivery.batch, 0
-        while True:
-            count = await self.gw.drain_once(batch)
-            total += count
-            if self.metrics is not None:
-                self.metrics.outbox.set(count)
-            if count < batch or self.stopping.is_set():
-                return total
+        """The delivery engine's safety net (gateway.exchange.delivery.Deliverer.scan):
+        reclaim expired leases, probe open breakers, deliver due messages; returns how many
+        deliveries it started (and waited for)."""
+        count = await self.gw.delivery.scan()
+        if self.metrics is not None:
+            self.metrics.outbox.set(count)
+        return count
 
     async def scan(self, folders) -> str:
         """Scan every outbound drop folder once; a summary like 'submitted=2 failed=1'."""

@@ -10,11 +10,11 @@ import os
 import secrets
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,7 +35,7 @@ from ..model import (
     audit_event,
     check_transition,
 )
-from . import audit, batch, claims, orphans, retention, schema
+from . import audit, batch, breakers, claims, orphans, retention, schema, stuck
 from .chain import AuditEntry, AuditEvent
 from .engine import create_engines, is_sqlite, resolve_url
 from .payloads import PayloadFiles, digest
@@ -241,15 +241,79 @@ class Store:
 
     async def claim_due(self, node: str, *, limit: int = 20, direction: Direction = Direction.OUT,
                         now: datetime | None = None, types: Sequence[str] | None = None,
-                        partners: Sequence[str] | None = None) -> list[Message]:
+                        partners: Sequence[str] | None = None, room: Mapping[str, int] | None = None,
+                        default_room: int | None = None) -> list[Message]:
         """Claim up to `limit` due messages for `node` with a lease of `lease_seconds`.
-        Outbound: ready/retry_wait (due) and sending with an expired lease -> sending.
+        Outbound: ready/retry_wait (due) -> sending, skipping partners whose breaker is
+        open, at most `room[partner]` (else `default_room`) per partner when `room` is given.
         Inbound: verified (due, not leased) -> leased for delivery, state unchanged.
-        `types`/`partners` (None: any) restrict the claim, e.g. to one delivery route."""
+        `types`/`partners` (None: any) restrict the claim, e.g. to one delivery route.
+        Expired outbound leases are not claimed here: see `reclaim_leases`."""
         async with self._write() as conn:
             return await claims.claim(conn, node, limit=limit, direction=Direction(direction),
                                       now=now or self.clock(), lease_seconds=self.lease_seconds,
-                                      types=types, partners=partners)
+                                      types=types, partners=partners, room=room,
+                                      default_room=default_room)
+
+    async def reclaim_leases(self, decide: Callable[[Message], Transition], *,
+                             now: datetime | None = None, node: str | None = None) -> list[Message]:
+        """Move outbound messages whose lease expired (with `node`: the ones `node` holds,
+        for a restarted node) as `decide(message)` says (the retry policy); one transaction."""
+        async with self._write() as conn:
+            return await claims.reclaim(conn, decide, now=now or self.clock(), node=node)
+
+    async def release_inbound_leases(self, node: str) -> int:
+        """Drop every inbound delivery lease `node` holds (a restarted node's own)."""
+        async with self._write() as conn:
+            res = await conn.execute(update(messages).where(
+                m.direction == Direction.IN.value, m.claimed_by == node).values(
+                claimed_by=None, lease_until=None))
+            return res.rowcount or 0
+
+    async def renew_leases(self, ids: Sequence[str], node: str) -> set[str]:
+        """Extend `node`'s leases on these in-flight outbound messages by `lease_seconds`
+        from now; returns the ids it still holds."""
+        async with self._write() as conn:
+            return await claims.renew(conn, ids, node, self.clock() + timedelta(seconds=self.lease_seconds))
+
+    async def stuck(self, thresholds: Mapping[State, float], *, now: datetime | None = None,
+                    sample: int = 5) -> list["stuck.StuckGroup"]:
+        """Messages in a non-final state for longer than that state's threshold (seconds),
+        grouped by direction and state with the oldest and a few ids (the sanitizer's
+        query, for `gateway status`, metrics and the console too)."""
+        async with self._reader.connect() as conn:
+            return await stuck.find(conn, thresholds, now or self.clock(), sample=sample)
+
+    # -- circuit breakers (gateway.store.breakers) ------------------------------------------
+
+    async def breakers(self) -> list["breakers.Breaker"]:
+        """Every partner's breaker per transport (state, failures, last success and failure),
+        for `gateway status`, metrics and the console. Partners never failed have no row."""
+        async with self._reader.connect() as conn:
+            return await breakers.read(conn)
+
+    async def record_delivery(self, partner: str, transport: str, ok: bool, rule: "breakers.BreakerRule",
+                              *, actor: str, error: str = "", retry_after: float | None = None,
+                              now: datetime | None = None) -> tuple["breakers.Breaker", str | None]:
+        """A delivery outcome for the partner's breaker (ok: the partner answered; else a
+        transport failure); returns the breaker and the audit event written, if any."""
+        async with self._write() as conn:
+            return await breakers.record(conn, partner, transport, ok, rule, now or self.clock(),
+                                         actor=actor, error=error, retry_after=retry_after)
+
+    async def claim_probe(self, node: str, partner: str, transport: str, *,
+                          now: datetime | None = None) -> Message | None:
+        """The probe of an open breaker whose cool-down is over: one due message of the
+        partner claimed for `node`, the breaker moved to probing; None if not due or nothing
+        to send."""
+        now = now or self.clock()
+
+        async def one(conn):
+            return await claims.claim(conn, node, limit=1, direction=Direction.OUT, now=now,
+                                      lease_seconds=self.lease_seconds, partners=[partner],
+                                      skip_open=False)
+        async with self._write() as conn:
+            return await breakers.claim_probe(conn, partner, transport, node, now, self.lease_seconds, one)
 
     async def release(self, msg_id: str, *, node: str, next_attempt_at: datetime | None = None,
                       detail: str = "") -> Message:

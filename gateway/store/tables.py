@@ -227,3 +227,23 @@ job_runs = Table(
     Index(None, "finished_at", "lease_until"),
     Index(None, "job", "started_at"),
 )
+
+
+# -- delivery: one circuit breaker per partner and transport (gateway.store.breakers; migration 0005) --
+
+breakers = Table(
+    "breakers", metadata,
+    Column("partner", String(200), primary_key=True),
+    Column("transport", String(50), primary_key=True),
+    Column("state", String(10), nullable=False),             # closed | open | probing
+    Column("failures", Integer, nullable=False, default=0),  # consecutive transport failures
+    Column("probes", Integer, nullable=False, default=0),    # failed probes since it opened
+    Column("opened_at", UTCDateTime, nullable=True),
+    Column("retry_at", UTCDateTime, nullable=True),          # open: the earliest probe
+    Column("probe_by", String(200), nullable=True),          # probing: the node sending the probe
+    Column("probe_until", UTCDateTime, nullable=True),       # ... until then (another node may probe after)
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_failure_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

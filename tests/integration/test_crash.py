@@ -97,12 +97,17 @@ async def test_sigkill_mid_batch_leaves_a_consistent_store(db_url, tmp_path, com
             assert await store.payload(msg.id)            # payload present and digest ok
         report = await store.verify_audit()
         assert report.broken is None and report.count >= 120
-        # the store keeps working after the crash: stuck `sending` messages are taken over
-        # once their lease expires
+        # the store keeps working after the crash: stuck `sending` messages are reclaimed
+        # once their lease expires, then claimed again
         stuck = [m for m in msgs if m.state is State.SENDING]
         if stuck:
             from datetime import timedelta
+
+            from gateway.model import Transition
             later = max(m.lease_until for m in stuck) + timedelta(seconds=1)
+            back = await store.reclaim_leases(
+                lambda m: Transition(m.id, State.RETRY_WAIT, "survivor", "lease expired"), now=later)
+            assert {m.id for m in stuck} <= {m.id for m in back}
             taken = await store.claim_due("survivor", limit=1000, now=later)
             assert {m.id for m in stuck} <= {m.id for m in taken}
     finally:

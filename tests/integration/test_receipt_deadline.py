@@ -4,6 +4,7 @@ re-send (retry_wait) or dead, as RetryPolicy decides; a message settled or sent 
 meanwhile is never moved; the scheduler job exists only where messages can wait in `sent`."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,6 +52,7 @@ async def sent_letter(gw):
 
 
 async def test_an_overdue_message_goes_back_for_a_resend_and_the_slip_says_why(gw):
+    gw.policy = dataclasses.replace(gw.policy, random=lambda: 0.5)      # pin the jitter
     msg = await sent_letter(gw)
     later = msg.updated_at + timedelta(seconds=61)
     report = await expire_overdue(gw, timeout=60, now=later)

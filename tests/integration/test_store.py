@@ -254,21 +254,43 @@ async def test_claim_due_respects_next_attempt_and_limit(store, clock):
     assert again.id == first[0].id and again.attempts == 2 and again.last_error == "503"
 
 
-async def test_expired_lease_is_taken_over_and_the_old_node_loses(store, clock):
+async def test_expired_lease_is_reclaimed_by_the_decision_and_the_old_node_loses(store, clock):
     msg = await submit(store, 20)
     (mine,) = await store.claim_due("node-a")
     assert mine.lease_until == clock.now + timedelta(seconds=60)
+
+    def decide(m):
+        return Transition(m.id, S.RETRY_WAIT, "node-b", f"lease of {m.claimed_by} expired",
+                          next_attempt_at=clock.now)
     clock.advance(seconds=30)
     assert await store.claim_due("node-b") == []                 # lease still valid
+    assert await store.reclaim_leases(decide) == []
     clock.advance(seconds=31)
+    assert await store.claim_due("node-b") == []                 # never claimed directly
+    (back,) = await store.reclaim_leases(decide)
+    assert back.state is S.RETRY_WAIT and back.claimed_by is None and back.attempts == 1
+    with pytest.raises(LeaseLost, match="nobody"):
+        await store.transition(msg.id, S.SENT, actor="node-a", node="node-a")
     (taken,) = await store.claim_due("node-b")
     assert taken.id == msg.id and taken.claimed_by == "node-b" and taken.attempts == 2
-    with pytest.raises(LeaseLost, match="node-b"):
-        await store.transition(msg.id, S.SENT, actor="node-a", node="node-a")
-    await store.transition(msg.id, S.SENT, actor="node-b", node="node-b")
     slip = await store.history(msg.id)
-    assert "taken over by node-b" in slip[2].detail and slip[2].from_state is S.SENDING
+    assert "lease of node-a expired" in slip[2].detail and slip[2].from_state is S.SENDING
     await assert_consistent(store, msg.id)
+
+
+async def test_a_restarted_node_reclaims_its_own_valid_leases_and_renews_others(store, clock):
+    a, b = await submit(store, 30), await submit(store, 31)
+    (held,) = await store.claim_due("node-a", limit=1)
+    (other,) = await store.claim_due("node-b", limit=1)
+    clock.advance(seconds=40)
+    assert await store.renew_leases([held.id, other.id], "node-a") == {held.id}
+    assert (await store.get(held.id)).lease_until == clock.now + timedelta(seconds=60)
+    assert (await store.get(other.id)).lease_until == other.lease_until      # not ours: untouched
+    (mine,) = await store.reclaim_leases(
+        lambda m: Transition(m.id, S.READY, "node-a", "restarted"), node="node-a")
+    assert mine.id == held.id and mine.state is S.READY
+    assert (await store.get(other.id)).state is S.SENDING and {a.id, b.id} == {held.id, other.id}
+    assert await store.renew_leases([held.id], "node-a") == set()
 
 
 async def test_release_gives_a_message_back(store):
