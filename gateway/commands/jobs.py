@@ -20,7 +20,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     run = actions.add_parser("run", help="run one job once, now, in this process")
-    run.add_argument("name", metavar="NAME", help="outbox, folders, inbound, poll, retention, audit or certificates")
+    run.add_argument("name", metavar="NAME",
+                     help="outbox, folders, inbound, poll, receipts, sanitizer, retention, audit or certificates")
     run.set_defaults(func=run_command)
     p.set_defaults(func=list_command)
 

@@ -35,6 +35,7 @@ from .sections import (
     OwnKeySpec,
     PartnerSpec,
     PartnersSection,
+    SanitizerSection,
     SchedulerSection,
     SchemasSection,
     ServerSection,
@@ -53,6 +54,7 @@ __all__ = [
     "OutboundFolderSpec", "InboundFolderSpec", "SourceFolderSpec", "FoldersSection", "SchedulerSection",
     "ConsoleSection", "ConsoleUnitSpec",
     "LoggingSection",
+    "SanitizerSection",
 ]
 
 

@@ -499,6 +499,38 @@ class LoggingSection:
         return dataclasses.replace(section, level=section.level.upper())
 
 
+@dataclass(frozen=True, slots=True)
+class SanitizerSection:
+    """[sanitizer]: the stuck-message job: expired leases back to the queue, messages in a
+    non-final state longer than their state's threshold flagged (docs/scheduler.md)."""
+
+    interval: float = 300.0                # seconds between runs; 0 = no sanitizer job
+    accepted: float = 3600.0               # outbound, stored but never signed (seconds; 0 = not checked)
+    ready: float = 3600.0                  # outbound, signed but not claimed
+    sending: float = 900.0                 # outbound, claimed and still not sent
+    retry_wait: float = 3600.0             # outbound, retry due this long ago but not claimed
+    sent: float = 0.0                      # outbound, waiting for an asynchronous receipt ([delivery] receipt_timeout acts)
+    received: float = 600.0                # inbound, stored but not verified
+    verified: float = 86400.0              # inbound, not yet handed to the backend
+    delivered: float = 86400.0             # inbound, handed over but not acknowledged by the backend
+
+    @classmethod
+    def from_config(cls, data: Any, where: str) -> "SanitizerSection":
+        """Build from the [sanitizer] table; every value is seconds >= 0."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        section = build_dataclass(cls, data, where)
+        for f in dataclasses.fields(cls):
+            if getattr(section, f.name) < 0:
+                raise ConfigError(f"{where} {f.name}: must be >= 0 seconds")
+        return section
+
+    def thresholds(self) -> dict[str, float]:
+        """State -> seconds, for the states checked (threshold > 0)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "interval" and getattr(self, f.name) > 0}
+
+
 SECTIONS: dict[str, type] = {
     "gateway": GatewaySection,
     "schemas": SchemasSection,
@@ -513,4 +545,5 @@ SECTIONS: dict[str, type] = {
     "webhooks": WebhooksSection,
     "console": ConsoleSection,
     "logging": LoggingSection,
+    "sanitizer": SanitizerSection,
 }

@@ -5,6 +5,8 @@ to the queue through the retry policy.
 
 `Deliverer` (one per Gateway, `gw.delivery`):
 - `wake()`: a message was submitted: claim it now (the hand-off; no waiting for a scan).
+  On PostgreSQL every node LISTENs for the NOTIFY the store sends with each message stored
+  ready to send, so a message submitted on another node is claimed at once too.
 - `run` (started by `start()` in `gateway serve`): waits for a wake-up and fills free slots:
   it claims as many due messages as the node has free slots (`[delivery] concurrency`),
   never more per partner than its free `max_in_flight`, and starts each delivery as its own
@@ -30,7 +32,7 @@ import logging
 from datetime import datetime
 
 from ..config import PartnerSpec
-from ..errors import ConfigError, GatewayError, RetryLater
+from ..errors import ConfigError, RetryLater
 from ..model import Message, Transition
 from ..store.breakers import CLOSED, OPEN, PROBING, Breaker, BreakerRule
 from .retry import retry_after_seconds
@@ -94,7 +96,7 @@ class PartnerHealth:
             breaker, event = await self.gw.store.record_delivery(
                 partner.id, partner.transport, error is None, self.rule(partner), actor=self.gw.node,
                 error=str(error or ""), retry_after=hint, now=now)
-        except GatewayError as exc:     # the message's own move still happens
+        except Exception as exc:  # noqa: BLE001 - the message's own move still happens
             log.warning("breaker of %s not updated: %s", partner.id, exc)
             return
         self.known[key] = breaker
@@ -152,6 +154,7 @@ class Deliverer:
         self._loop: asyncio.Task | None = None
         self._keeper: asyncio.Task | None = None
         self._closing = False
+        self._unlisten = None
 
     # -- hand-off -------------------------------------------------------------------------
 
@@ -212,9 +215,12 @@ class Deliverer:
 
     # -- the safety net ---------------------------------------------------------------------
 
-    async def scan(self, *, wait: bool = True) -> int:
+    async def scan(self, *, wait: bool | None = None) -> int:
         """Reclaim expired leases, re-read the breakers, send due probes, fill free slots;
-        with `wait`, until the deliveries started here are done. Returns how many started."""
+        with `wait` (default: when the loop is not running, e.g. `gateway jobs run outbox`)
+        until the deliveries started here are done. Returns how many started."""
+        if wait is None:
+            wait = self._loop is None
         await reclaim(self.gw)
         await self.gw.health.refresh()
         started = []
@@ -237,6 +243,10 @@ class Deliverer:
     async def start(self) -> None:
         """Reclaim this node's own leases, then deliver continuously until `aclose`."""
         await reclaim(self.gw, own=True)
+        try:
+            self._unlisten = await self.gw.store.listen_outbox(self.wake)
+        except Exception as exc:  # noqa: BLE001 - the outbox scan still finds other nodes' messages
+            log.warning("no LISTEN for other nodes' submits (the outbox scan finds them): %s", exc)
         self._loop = asyncio.create_task(self._run(), name="delivery")
         self._keeper = asyncio.create_task(self._keep_leases(), name="delivery-leases")
         self.wake()
@@ -273,6 +283,9 @@ class Deliverer:
         cancel them (their leases are reclaimed at the next start or by another node)."""
         self._closing = True
         self._wake.set()
+        if self._unlisten is not None:
+            unlisten, self._unlisten = self._unlisten, None
+            await unlisten()
         for task in (self._loop, self._keeper):
             if task is not None:
                 task.cancel()

@@ -300,6 +300,10 @@ class GatewayJobs:
             jobs.append(Job("receipts", self.receipts, every=sec.receipts_interval,
                             what=f"sent messages without a receipt for {delivery.receipt_timeout:g}s "
                                  "go back for a re-send (or dead)"))
+        if self.config.sanitizer.interval > 0:
+            jobs.append(Job("sanitizer", self.sanitizer, every=self.config.sanitizer.interval,
+                            what="expired leases back to the queue; flag messages stuck in a state "
+                                 "past [sanitizer] thresholds"))
         if sec.retention_time:
             jobs.append(Job("retention", self.retention, daily=sec.retention_time,
                             what=("archive and purge final messages past [store.retention], "
@@ -336,6 +340,12 @@ class GatewayJobs:
 
         report = await receipt_deadline.expire_overdue(self.gw, timeout=self.config.delivery.receipt_timeout)
         return str(report)
+
+    async def sanitizer(self) -> str:
+        """Reclaim expired leases and flag stuck messages (gateway.exchange.sanitizer)."""
+        from ..exchange.sanitizer import sanitize
+
+        return str(await sanitize(self.gw, self.config.sanitizer.thresholds()))
 
     async def poll(self) -> str:
         """Poll every source once."""

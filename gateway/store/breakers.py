@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..model import Message
@@ -115,13 +116,10 @@ async def _load(conn: AsyncConnection, partner: str, transport: str) -> Breaker 
     return _value(row) if row else None
 
 
-async def _save(conn: AsyncConnection, new: Breaker, existed: bool) -> None:
+async def _save(conn: AsyncConnection, new: Breaker) -> None:
     values = {f.name: getattr(new, f.name) for f in dataclasses.fields(Breaker)}
-    if existed:
-        await conn.execute(update(breakers).where(b.partner == new.partner, b.transport == new.transport)
-                           .values(values))
-    else:
-        await conn.execute(breakers.insert().values(values))
+    await conn.execute(update(breakers).where(b.partner == new.partner, b.transport == new.transport)
+                       .values(values))
 
 
 async def _audit(conn: AsyncConnection, event: str, actor: str, new: Breaker, now: datetime,
@@ -140,12 +138,16 @@ async def record(conn: AsyncConnection, partner: str, transport: str, ok: bool, 
     """Apply one delivery outcome in the caller's transaction; returns the breaker and the
     audit event written (None: no change of state). A success on a partner without a
     stored breaker writes nothing."""
+    if not ok:      # make sure the row exists, so that concurrent failures lock one row
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        await conn.execute(dialect.insert(breakers).values(
+            partner=partner, transport=transport, state=CLOSED, failures=0, probes=0,
+            updated_at=now).on_conflict_do_nothing())
     old = await _load(conn, partner, transport)
-    if old is None and ok:
+    if old is None:
         return Breaker(partner, transport, last_success_at=now, updated_at=now), None
-    new, event = step(old or Breaker(partner, transport), ok, rule, now, error=error,
-                      retry_after=retry_after)
-    await _save(conn, new, old is not None)
+    new, event = step(old, ok, rule, now, error=error, retry_after=retry_after)
+    await _save(conn, new)
     if event:
         await _audit(conn, event, actor, new, now)
     return new, event
@@ -168,7 +170,7 @@ async def claim_probe(conn: AsyncConnection, partner: str, transport: str, node:
         return None
     new = dataclasses.replace(old, state=PROBING, probe_by=node,
                               probe_until=now + timedelta(seconds=lease_seconds), updated_at=now)
-    await _save(conn, new, True)
+    await _save(conn, new)
     await _audit(conn, "breaker.probing", node, new, now, message_id=claimed[0].id,
                  taken_over_from=old.probe_by if old.state == PROBING else None)
     return claimed[0]

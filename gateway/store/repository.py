@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +42,7 @@ from .payloads import PayloadFiles, digest
 from .tables import history, messages, receipts, utcnow
 
 m = messages.c
+OUTBOX_CHANNEL = "gateway_outbox"   # PostgreSQL: NOTIFY when a message is ready to send
 
 
 def new_id() -> str:
@@ -90,6 +91,19 @@ class Store:
                               upgrade=sec.auto_upgrade if upgrade is None else upgrade,
                               inline_max=sec.payload_inline_max,
                               lease_seconds=sec.lease_seconds, **options)
+
+    async def listen_outbox(self, callback: Callable[[], None]) -> Callable[[], Any] | None:
+        """PostgreSQL: call `callback()` whenever any node stores a message ready to send
+        (LISTEN on its own connection); returns the async closer. None on SQLite (one node)."""
+        if self.backend != "postgresql":
+            return None
+        import asyncpg
+
+        from sqlalchemy.engine import make_url
+        url = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(url)
+        await conn.add_listener(OUTBOX_CHANNEL, lambda *_: callback())
+        return conn.close
 
     async def aclose(self) -> None:
         """Finish queued transitions and close the connections."""
@@ -193,6 +207,8 @@ class Store:
                     await conn.execute(insert(history).values(
                         message_id=msg_id, at=now, from_state=None, to_state=state.value,
                         actor=actor, detail=detail or "created"))
+                    if state is State.READY and self.backend == "postgresql":
+                        await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))    # on commit, to every node
                     name = audit_event(direction, state, None)
                     details = {"message_uuid": message_uuid, "type": message_type,
                                "partner": partner, "sha256": row["digest"], "size": len(payload)}

@@ -111,3 +111,51 @@ def test_a_timeout_not_below_the_lease_refuses_to_start(tmp_path):
     raw["partners"] = {A: {"endpoints": ["http://x"], "timeout": 40}}
     with pytest.raises(ConfigError, match=r'partners."ags:09162000"\] connect_timeout \+ timeout = 45s'):
         check_timeouts(cfg.from_dict(raw, base_dir=tmp_path))
+
+
+async def test_the_sanitizer_repairs_expired_leases_and_flags_stuck_messages(tmp_path, caplog):
+    from gateway.exchange.sanitizer import sanitize
+
+    clock = Clock()
+    a, b, c = await three(tmp_path, delivery=FAST, store={"lease_seconds": 60}, clock=clock)
+    try:
+        a.policy = dataclasses.replace(a.policy, random=lambda: 0.5)
+        lost = await a.submit(LETTER, letter(), to=B)
+        waiting = await a.submit(LETTER, letter(), to=C)
+        await a.store.claim_due("node-x", limit=1, partners=[B])                 # node-x dies
+        clock.advance(2 * 3600)
+        report = await sanitize(a, a.config.sanitizer.thresholds())
+        assert report.reclaimed == 1
+        back = await a.store.get(lost.id)
+        assert back.state is State.RETRY_WAIT and "lease of node-x expired" in back.last_error
+        (group,) = report.stuck
+        assert (group.state, group.count, group.sample) == (State.READY, 1, (waiting.id,))
+        assert str(report) == "1 expired lease(s) back to the queue; stuck: 1 out ready"
+        assert f"stuck: 1 out message(s) in ready for more than 3600s" in caplog.text and waiting.id in caplog.text
+        assert await a.store.stuck({State.READY: 3 * 3600}) == []
+    finally:
+        await close(a, b, c)
+
+
+async def test_a_message_submitted_on_another_node_is_claimed_at_once_over_listen_notify(tmp_path, migrated_pg_url):
+    from gateway import bootstrap
+
+    a, b, c = await three(tmp_path, delivery=FAST, store={"url": migrated_pg_url})
+    config = a.config
+    other = dataclasses.replace(config, sections={**config.sections, "gateway": dataclasses.replace(
+        config.gateway, node_id="node-other")})
+    a2 = await bootstrap.build(other)
+    try:
+        await a2.delivery.start()               # only the other node delivers; a runs no loop, no scan
+        engine = a2.delivery                    # its first (empty) claim is over before we submit
+        await until(lambda: _true(not engine._wake.is_set() and not engine._fill_lock.locked()), "idle")
+        msg = await a.submit(LETTER, letter(), to=C)
+
+        async def done():
+            return (await a.store.get(msg.id)).state is State.ACKNOWLEDGED
+        await until(done, "acknowledged by the other node")
+        claims = [h.actor for h in await a.store.history(msg.id) if h.to_state is State.SENDING]
+        assert claims == ["node-other"]
+    finally:
+        await a2.aclose()
+        await close(a, b, c)

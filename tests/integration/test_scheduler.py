@@ -135,8 +135,8 @@ async def test_gateway_jobs_drain_scan_and_deliver(pair, tmp_path):
                      store={"retention": {"acknowledged": 30}})
     sched_a, jobs_a = scheduler.for_gateway(a, a.config)
     sched_b, jobs_b = scheduler.for_gateway(b, b.config)
-    assert set(sched_a.jobs) == {"outbox", "folders", "retention", "audit", "certificates"}  # retention: orphan sweep
-    assert set(sched_b.jobs) == {"outbox", "inbound", "retention", "audit", "certificates"}
+    assert set(sched_a.jobs) == {"outbox", "folders", "sanitizer", "retention", "audit", "certificates"}  # retention: orphan sweep
+    assert set(sched_b.jobs) == {"outbox", "inbound", "sanitizer", "retention", "audit", "certificates"}
     await sched_a.start()
     await sched_b.start()
     try:
@@ -187,7 +187,7 @@ async def test_health_lists_the_jobs(pair):
     sched, _ = scheduler.for_gateway(a, a.config)
     async with TestClient(TestServer(bootstrap.create_app(a, jobs=sched.status))) as client:
         answer = await (await client.get("/health")).json()
-    assert {j["name"] for j in answer["jobs"]} == {"outbox", "retention", "audit", "certificates"}
+    assert {j["name"] for j in answer["jobs"]} == {"outbox", "sanitizer", "retention", "audit", "certificates"}
 
 
 @pytest.mark.postgres

@@ -146,3 +146,14 @@ async def test_stuck_messages_are_grouped_with_the_oldest(stores, clock):
     clock.advance(minutes=11)
     states = {g.state for g in await a.stuck({S.RETRY_WAIT: 600})}
     assert states == {S.RETRY_WAIT}
+
+
+async def test_concurrent_failures_from_two_nodes_count_once_each_and_open_once(stores):
+    import asyncio
+    a, b = stores
+    results = await asyncio.gather(*[(a if n % 2 else b).record_delivery(P, "http", False, RULE, actor=f"n{n}")
+                                     for n in range(12)])
+    assert sorted(r[0].failures for r in results) == list(range(1, 13))
+    assert [e for _, e in results if e] == ["breaker.opened"]
+    (br,) = await a.breakers()
+    assert br.failures == 12 and br.state == "open"
