@@ -83,7 +83,7 @@ def test_folders_deliver_with_nothing_received(config_file, capsys):
 def test_jobs_list_and_run(config_file, capsys):
     assert run(config_file, "jobs", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [j["name"] for j in listed["jobs"]] == ["outbox", "folders", "inbound", "retention", "audit", "certificates"]
+    assert [j["name"] for j in listed["jobs"]] == ["outbox", "folders", "inbound", "sanitizer", "retention", "audit", "certificates"]
     assert listed["node"] == "cli-node" and listed["running"] is False
     (config_file.parent / "out" / "brief.json").write_text(json.dumps(example()))
     assert run(config_file, "jobs", "run", "folders") == 0

@@ -51,7 +51,8 @@ async def test_received_message_is_written_atomically_then_delivered(pair, tmp_p
 async def test_crash_before_the_state_change_writes_the_same_file_again(pair, tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
     b = await pair.b(folders={"inbound": {"registry": {"path": str(inbox)}}},
-                     store={"lease_seconds": 0.3})
+                     store={"lease_seconds": 0.3},                    # sends stay below the lease
+                     delivery={"timeout": 0.1, "connect_timeout": 0.1})
     (msg,) = await received(pair, b)
     folders = inbound_folders(b.config, b)
 
