@@ -5,7 +5,7 @@ once (asynchronous style: the message waits in `sent`), so the engine's own work
 timed (CPU seconds of the process, all threads), not signing or the network. `max_in_flight` is set to `concurrency`, so the limit
 costs its bookkeeping but never holds a delivery back. Target: overhead under 5 %.
 
-    .venv/bin/python -m bench.bench_delivery [--n 400] [--partners 4] [--rounds 5]
+    .venv/bin/python -m bench delivery [--n 400] [--partners 4] [--rounds 6] [--quick]
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ async def _main(args) -> int:
     print(f"delivery engine, {args.n} messages to {args.partners} partners, best of {args.rounds} rounds "
           "(CPU seconds of the process, all threads: robust against other load on the machine)")
     for name, rate in rates.items():
-        print(f"  {name:<28} {rate:>8,.0f} deliveries per CPU second  {rate / base:6.1%} of without")
+        print(f"  {name:<28} {rate:>8,.0f}/s deliveries per CPU second  {rate / base:6.1%} of without")
     overhead = base / rates["with breakers + limits"] - 1
     verdict = "ok" if overhead < 0.05 else "ABOVE target 5%"
     print(f"  overhead of breakers + per-partner limits: {overhead:+.1%} ({verdict})")
@@ -143,8 +143,12 @@ def _args(argv):
     p.add_argument("--n", type=int, default=400, help="messages per round")
     p.add_argument("--partners", type=int, default=4)
     p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--rounds", type=int, default=5)
-    return p.parse_args(argv)
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--quick", action="store_true", help="a short run (60 messages, 2 rounds)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.rounds = 60, 2
+    return args
 
 
 if __name__ == "__main__":
