@@ -109,6 +109,7 @@ async def send_receipt_back(gw, result: InboundResult, xml: bytes) -> Message | 
         f"{got.message_uuid} ({got.id}), to go back to {got.partner}" + (f" again (#{len(earlier) + 1}: "
         f"received again after receipt {earlier[-1].message_uuid} was {earlier[-1].state.value})" if again else ""))
     if sub.created:
+        gw.delivery.wake()                      # goes back at once, not at the next outbox scan
         if again:
             await gw.store.add_receipt(got.id, NewReceipt(payload, info.accepted, kind=SENT_RECEIPT,
                                                           detail=f"sent again (#{len(earlier) + 1})"), actor=gw.node)
