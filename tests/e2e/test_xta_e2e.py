@@ -186,7 +186,7 @@ async def test_a_lost_receipt_is_sent_again_when_the_sender_sends_again(fake, tm
     acknowledges A's message. Each step is one run of the node's real jobs."""
     config_a, config_b = xta_configs(tmp_path, fake)
     config_a = replace(config_a, sections={**config_a.sections, "delivery": replace(
-        config_a.delivery, receipt_timeout=1, backoff_initial=0.1)})
+        config_a.delivery, receipt_timeout=4, backoff_initial=0.1)})
     async with Node(config_a) as a, Node(config_b) as b:
         assert "receipts" in a.sched.jobs
         msg = await a.gw.submit(APPLICATION, application(), to=OFFICE)
@@ -199,10 +199,10 @@ async def test_a_lost_receipt_is_sent_again_when_the_sender_sends_again(fake, tm
         assert await a.sched.run("poll") == "nothing"
         assert await a.sched.run("receipts") == "0 overdue: 0 to be sent again, 0 dead, 0 changed meanwhile"
 
-        await asyncio.sleep(1.1)                             # A's receipt deadline passes
+        await asyncio.sleep(4.1)                             # A's deadline passes (4 s: room for a loaded machine)
         assert (await a.sched.run("receipts")).startswith("1 overdue: 1 to be sent again")
         waiting = await a.gw.store.get(msg.id)
-        assert waiting.state is State.RETRY_WAIT and waiting.last_error == "no receipt within 1 s"
+        assert waiting.state is State.RETRY_WAIT and waiting.last_error == "no receipt within 4 s"
         await asyncio.sleep(0.2)                             # backoff 0.1 s
         assert await a.sched.run("outbox") == 1              # sent again: a new XTA message
         resent = await a.gw.store.get(msg.id)
@@ -224,7 +224,7 @@ async def test_a_lost_receipt_is_sent_again_when_the_sender_sends_again(fake, tm
         (receipt,) = [r for r in await a.gw.store.receipts(msg.id) if r.kind == "receipt"]
         assert receipt.xml == await b.gw.store.payload(backs[f"{got.id}/2"].id)
         slip = [h.detail for h in await a.gw.store.history(msg.id)]
-        assert "attempt 1 failed, retry in 0s: no receipt within 1 s" in slip
+        assert "attempt 1 failed, retry in 0s: no receipt within 4 s" in slip
         assert [h.to_state for h in await a.gw.store.history(msg.id) if h.from_state != h.to_state] == [
             State.READY, State.SENDING, State.SENT, State.RETRY_WAIT, State.SENDING, State.SENT,
             State.ACKNOWLEDGED]

@@ -132,7 +132,7 @@ async def test_status_data_and_attention(pair):
     (waiting,) = data["waiting"]
     assert waiting["partner"] == OFFICE and waiting["waiting"] == 1
     assert [p["partner"] for p in data["partners"]] == [OFFICE]
-    assert {j["name"] for j in data["jobs"]} == {"outbox", "retention", "audit", "certificates"}
+    assert {j["name"] for j in data["jobs"]} == {"outbox", "sanitizer", "retention", "audit", "certificates"}
     assert data["attention"] == []
     await a.store.transition(msg.id, State.FAILED, actor="test", detail="broken")
     data = await status.gather(a.store, a.config, a.clock(), jobs=holder.jobs(), node=a.node)
