@@ -24,6 +24,7 @@ from .backend.routes import check_inbound_routes
 from .config import Config
 from .crypto import tls
 from .crypto.keys import DEV_KEY, KeyRing
+from .crypto.recipients import Encryption, self_check
 from .crypto.signing import Signer, Verifier, canary
 from .exchange.delivery import check_timeouts, timeouts
 from .exchange.directory import Directory
@@ -143,13 +144,15 @@ async def build(config: Config, *, senders: Mapping[str, Any] | None = None,
     signer = Signer.from_config(config, KeyRing.from_config(config))
     canary(signer, now=now)
     verifier = Verifier.from_config(config)
+    encryption = Encryption.from_config(config)
+    self_check(encryption)
     registry = Registry.load()
     validator = Validator.from_config(config)
     store = await Store.from_config(config)
     return Gateway(config=config, store=store, registry=registry, validator=validator, signer=signer,
                    verifier=verifier, directory=directory, senders=senders,
                    policy=RetryPolicy.from_config(config.delivery), metrics=metrics, clock=clock,
-                   node=config.gateway.node_id or socket.gethostname())
+                   node=config.gateway.node_id or socket.gethostname(), encryption=encryption)
 
 
 def create_app(gateway: Gateway, metrics: Metrics | None = None, jobs=None, ready=None):

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "gateway.commands.library",
     "gateway.commands.keys",
     "gateway.commands.sign",
+    "gateway.commands.encrypt",
     "gateway.commands.validate",
     "gateway.commands.standards",
     "gateway.commands.serve",

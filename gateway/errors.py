@@ -5,7 +5,8 @@
     │   ├── XmlSecurityError          refused by the hardened parser (DTD, entity, size, depth)
     │   ├── ValidationFailed          schema, code list or business rule violations (.issues)
     │   ├── MappingError              a record cannot become a message or back (.path)
-    │   └── SignatureError            missing, invalid, untrusted or unsafe signature
+    │   ├── SignatureError            missing, invalid, untrusted or unsafe signature
+    │   └── DecryptionError           an encrypted message we cannot decrypt (says only that)
     ├── DeliveryError                 raised by adapters at their edge
     │   ├── RetryLater                partner unreachable or busy (timeouts, 5xx, 429)
     │   └── Refused                   partner refused the message (4xx, fault): dead-letter
@@ -120,6 +121,18 @@ class SignatureError(MessageError):
             raise ValueError(f"unknown SignatureError code {code!r}")
         super().__init__(message)
         self.code = code
+
+
+class DecryptionError(MessageError):
+    """An encrypted message that cannot be decrypted. Its text is always "cannot decrypt"
+    (what goes into a receipt tells an attacker nothing about which step failed); `reason`
+    names the step for our own audit log and operators only."""
+
+    TEXT = "cannot decrypt"
+
+    def __init__(self, reason: str):
+        super().__init__(self.TEXT)
+        self.reason = reason
 
 
 class DeliveryError(GatewayError):

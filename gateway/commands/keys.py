@@ -11,6 +11,7 @@ from ..cli import EXIT_INVALID, EXIT_OK
 from ..errors import ConfigError
 
 KEY_KINDS = ("ecdsa", "rsa")    # gateway.crypto.devca.KEY_KINDS (imported when a command runs)
+ENCRYPTION_KINDS = ("rsa", "ec")  # gateway.crypto.devca.ENCRYPTION_KINDS
 
 
 def register(sub) -> None:
@@ -18,12 +19,16 @@ def register(sub) -> None:
     keys = sub.add_parser("keys", help="own signing keys and partner certificates",
                           description="Make development keys, list own and partner certificates.")
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    p = actions.add_parser("init", help="make a development CA and a gateway signing key/certificate",
-                           description="Make a development CA and a signing key + certificate issued by it "
+    p = actions.add_parser("init", help="make a development CA, a signing and an encryption key/certificate",
+                           description="Make a development CA, a signing key + certificate and an encryption "
+                                       "key + certificate (encryption.key.pem, encryption.cert.pem) issued by it "
                                        "(for the embedded default and the demo). Refuses to overwrite.")
     p.add_argument("--dir", metavar="DIR", type=Path, help="where to write (default: <data_dir>/keys)")
     p.add_argument("--algorithm", choices=KEY_KINDS, default="ecdsa", help="ecdsa (P-256, default) or rsa (3072)")
-    p.add_argument("--days", type=int, default=365, help="validity of the signing certificate (default 365)")
+    p.add_argument("--encryption", choices=ENCRYPTION_KINDS, default="rsa",
+                   help="kind of the encryption key: rsa (3072, RSA-OAEP, default) or ec (P-256, ECDH-ES)")
+    p.add_argument("--days", type=int, default=365,
+                   help="validity of the signing and encryption certificates (default 365)")
     p.set_defaults(func=init_command)
     p = actions.add_parser("list", help="own and partner certificates with their expiry",
                            description="List own keys and partners' trusted certificates, CAs and CRLs with "
@@ -43,7 +48,8 @@ def init_command(args) -> int:
     gw = config.gateway
     try:
         made = write_dev_keys(folder, kind=args.algorithm, authority_id=gw.authority_id,
-                              authority_name=gw.authority_name, now=datetime.now(timezone.utc), days=args.days)
+                              authority_name=gw.authority_name, now=datetime.now(timezone.utc), days=args.days,
+                              encryption=args.encryption)
     except ConfigError as exc:
         raise FileExistsError(errno.EEXIST, str(exc), str(folder)) from None
     for item in made:
@@ -54,7 +60,7 @@ def init_command(args) -> int:
 
 def list_command(args) -> int:
     """Print own and partner certificates with expiry; flag those in the warning window."""
-    from ..crypto.expiry import own_certificates, partner_certificates
+    from ..crypto.expiry import encryption_certificates, own_certificates, partner_certificates
     from ..crypto.trust import TrustStore
 
     config = configuration.load(args.config)
@@ -63,15 +69,15 @@ def list_command(args) -> int:
     rows, problems = own_certificates(config, now), []
     if not rows:
         problems.append("no own signing key (configure [[keys.own]] or run `gateway keys init`)")
-    rows += partner_certificates(TrustStore.from_config(config))
-    print(f"{'ROLE':<14} {'OWNER':<16} {'EXPIRES':<10} {'DAYS':>5}  {'FLAG':<12} SUBJECT")
+    rows += partner_certificates(TrustStore.from_config(config)) + encryption_certificates(config, now)
+    print(f"{'ROLE':<21} {'OWNER':<16} {'EXPIRES':<10} {'DAYS':>5}  {'FLAG':<12} SUBJECT")
     flagged = 0
     for row in rows:
         flag = row.flag(now, within)
         flagged += bool(flag)
         expires = f"{row.expires:%Y-%m-%d}" if row.expires else "-"
         days = f"{(row.expires - now).days:>5}" if row.expires else "    -"
-        print(f"{row.role:<14} {row.owner:<16} {expires:<10} {days}  {flag:<12} {row.subject}")
+        print(f"{row.role:<21} {row.owner:<16} {expires:<10} {days}  {flag:<12} {row.subject}")
     for problem in problems:
         print(f"note: {problem}", file=sys.stderr)
     print(f"{len(rows)} entries, {flagged} expired or expiring within {within} days", file=sys.stderr)

@@ -25,6 +25,7 @@ from .sections import (
     ApiSection,
     ConsoleSection,
     ConsoleUnitSpec,
+    DecryptionKeySpec,
     DeliverySection,
     FoldersSection,
     GatewaySection,
@@ -50,7 +51,7 @@ from .tables import _hint, build_dataclass
 __all__ = [
     "Config", "load", "from_dict", "build_dataclass", "SECTIONS",
     "GatewaySection", "SchemasSection", "TrustSpec", "PartnerSpec", "PartnersSection", "ServerSection",
-    "DeliverySection", "OwnKeySpec", "KeysSection", "StoreSection", "ApiSection", "WebhooksSection",
+    "DeliverySection", "OwnKeySpec", "DecryptionKeySpec", "KeysSection", "StoreSection", "ApiSection", "WebhooksSection",
     "OutboundFolderSpec", "InboundFolderSpec", "SourceFolderSpec", "FoldersSection", "SchedulerSection",
     "ConsoleSection", "ConsoleUnitSpec",
     "LoggingSection",

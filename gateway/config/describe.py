@@ -26,6 +26,7 @@ TABLES: tuple[tuple[str, type, str], ...] = (
     ("delivery", S.DeliverySection, "delivery"),
     ("keys", S.KeysSection, "keys"),
     ("[keys.own]", S.OwnKeySpec, ""),
+    ("[keys.decryption]", S.DecryptionKeySpec, ""),
     ("store", S.StoreSection, "store"),
     ("folders.outbound.\"NAME\"", S.OutboundFolderSpec, ""),
     ("folders.inbound.\"NAME\"", S.InboundFolderSpec, ""),
@@ -44,7 +45,7 @@ NOTES = {
              "`acknowledged = 365`; a state not listed is kept for ever (docs/store.md).",
 }
 # Fields that are written as their own tables, not as keys.
-SUBTABLES = {("PartnerSpec", "trust"), ("PartnerSpec", "options"), ("KeysSection", "own"),
+SUBTABLES = {("PartnerSpec", "trust"), ("PartnerSpec", "options"), ("KeysSection", "own"), ("KeysSection", "decryption"),
              ("StoreSection", "retention"), ("FoldersSection", "outbound"), ("FoldersSection", "inbound"),
              ("FoldersSection", "source"), ("ConsoleSection", "units")}
 NO_DEFAULT = object()

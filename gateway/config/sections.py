@@ -74,6 +74,8 @@ class PartnerSpec:
     breaker_threshold: int | None = None   # transport failures in a row that open its breaker (0 = never)
     connect_timeout: float | None = None   # seconds to connect to this partner (default: [delivery])
     timeout: float | None = None           # seconds for one whole exchange with it (default: [delivery])
+    encrypt: bool = False                  # encrypt messages for this partner; refuse its messages in clear
+    encryption_certificates: tuple[str, ...] = ()  # its encryption certificates (PEM; newest valid used)
 
     @classmethod
     def from_table(cls, pid: str, data: Mapping[str, Any], where: str) -> "PartnerSpec":
@@ -174,6 +176,15 @@ class OwnKeySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DecryptionKeySpec:
+    """[[keys.decryption]]: one own decryption key (partners encrypt for its certificate)."""
+
+    file: str                              # private key: PEM (may also hold the certificate) or PKCS#12
+    cert: str = ""                         # certificate PEM when not inside `file`
+    password: str = ""                     # secret reference: env:NAME or file:PATH ('' = unencrypted)
+
+
+@dataclass(frozen=True, slots=True)
 class KeysSection:
     """[keys]: our own signing keys and how we sign (see docs/signing.md)."""
 
@@ -182,6 +193,8 @@ class KeysSection:
     xades: bool = False                    # add XAdES-BES properties to every signature
     xades_partners: tuple[str, ...] = ()   # ... or only to messages for these partner ids
     expiry_warning_days: int = 30          # `gateway keys list` flags certificates expiring within this window
+    decryption: tuple[DecryptionKeySpec, ...] = ()  # empty: data_dir/keys/encryption.{key,cert}.pem if present
+    decryption_algorithms: tuple[str, ...] = ("aes256-gcm", "rsa-oaep", "ecdh-es")  # accepted on receipt
 
     @classmethod
     def from_config(cls, data: Any, where: str) -> "KeysSection":
@@ -189,16 +202,19 @@ class KeysSection:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{where} must be a table")
         data = dict(data)
-        own = data.pop("own", [])
-        if not isinstance(own, list):
-            raise ConfigError(f"{where} own: write one [[keys.own]] table per key")
-        specs = []
-        for i, table in enumerate(own):
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{where} own[{i}]: must be a table")
-            table = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in table.items()}
-            specs.append(build_dataclass(OwnKeySpec, table, f"{where[:-1]}.own[{i}]]"))
-        return dataclasses.replace(build_dataclass(cls, data, where), own=tuple(specs))
+        arrays = {}
+        for name, spec_cls in (("own", OwnKeySpec), ("decryption", DecryptionKeySpec)):
+            tables = data.pop(name, [])
+            if not isinstance(tables, list):
+                raise ConfigError(f"{where} {name}: write one [[keys.{name}]] table per key")
+            specs = []
+            for i, table in enumerate(tables):
+                if not isinstance(table, Mapping):
+                    raise ConfigError(f"{where} {name}[{i}]: must be a table")
+                table = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in table.items()}
+                specs.append(build_dataclass(spec_cls, table, f"{where[:-1]}.{name}[{i}]]"))
+            arrays[name] = tuple(specs)
+        return dataclasses.replace(build_dataclass(cls, data, where), **arrays)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ EXAMPLES = {
                      '# certificates = ["partners/psw_09162000/signing.cert.pem"]\n'
                      '# The keys of a partner entry:\n',
 }
-REPEATED = {'partners."ID"', 'partners."ID".trust', "[keys.own]", 'folders.outbound."NAME"', 'folders.inbound."NAME"',
+REPEATED = {'partners."ID"', 'partners."ID".trust', "[keys.own]", "[keys.decryption]", 'folders.outbound."NAME"', 'folders.inbound."NAME"',
             'folders.source."NAME"', 'console.units."NAME"'}
 
 

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..files import create_new, make_dirs
 
 KEY_KINDS = ("ecdsa", "rsa")
+ENCRYPTION_KINDS = ("rsa", "ec")        # rsa: RSA-OAEP key transport (default); ec: ECDH-ES on P-256
 
 
 def new_key(kind: str = "ecdsa", bits: int = 3072):
@@ -36,8 +37,9 @@ def name(subject: str) -> x509.Name:
 
 def issue(issuer_key, subject: str, public_key, *, now: datetime, days: int = 365,
           issuer: x509.Certificate | None = None, ca: bool = False, serial: int | None = None,
-          not_before: datetime | None = None) -> x509.Certificate:
-    """A certificate for `public_key`, signed by `issuer_key` (self-signed when issuer is None)."""
+          not_before: datetime | None = None, encryption: bool = False) -> x509.Certificate:
+    """A certificate for `public_key`, signed by `issuer_key` (self-signed when issuer is None);
+    with `encryption`, one for key transport (RSA) or key agreement (EC) instead of signing."""
     start = not_before or now - timedelta(minutes=5)
     subject_name = name(subject)
     issuer_name = issuer.subject if issuer is not None else subject_name
@@ -56,6 +58,13 @@ def issue(issuer_key, subject: str, public_key, *, now: datetime, days: int = 36
     )
     if ca:
         usage = dict(key_cert_sign=True, crl_sign=True, digital_signature=False, content_commitment=False)
+    elif encryption:
+        rsa_key = isinstance(public_key, rsa.RSAPublicKey)
+        builder = builder.add_extension(x509.KeyUsage(
+            key_encipherment=rsa_key, key_agreement=not rsa_key, data_encipherment=False, encipher_only=False,
+            decipher_only=False, key_cert_sign=False, crl_sign=False, digital_signature=False,
+            content_commitment=False), critical=True)
+        return builder.sign(issuer_key, hashes.SHA256())
     else:
         usage = dict(key_cert_sign=False, crl_sign=False, digital_signature=True, content_commitment=True)
         builder = builder.add_extension(
@@ -83,11 +92,13 @@ def make_ca(subject: str, *, now: datetime, kind: str = "ecdsa", days: int = 730
 
 
 def make_identity(ca: Identity, subject: str, *, now: datetime, kind: str = "ecdsa", days: int = 365,
-                  not_before: datetime | None = None, intermediate: bool = False) -> Identity:
-    """A signing (or, with intermediate=True, sub-CA) key and certificate issued by `ca`."""
-    key = new_key(kind)
+                  not_before: datetime | None = None, intermediate: bool = False,
+                  encryption: bool = False) -> Identity:
+    """A signing (or, with intermediate=True, sub-CA; with encryption=True, encryption) key and
+    certificate issued by `ca`."""
+    key = new_key("ecdsa" if kind == "ec" else kind)
     cert = issue(ca.key, subject, key.public_key(), now=now, days=days, issuer=ca.cert,
-                 not_before=not_before, ca=intermediate)
+                 not_before=not_before, ca=intermediate, encryption=encryption)
     return Identity(key, cert, (ca.cert, *ca.chain))
 
 
@@ -126,12 +137,14 @@ class DevFile:
     what: str
 
 
-DEV_FILES = ("ca.key.pem", "ca.cert.pem", "signing.key.pem", "signing.cert.pem")
+DEV_FILES = ("ca.key.pem", "ca.cert.pem", "signing.key.pem", "signing.cert.pem",
+             "encryption.key.pem", "encryption.cert.pem")
 
 
 def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name: str,
-                   now: datetime, days: int = 365) -> list[DevFile]:
-    """Make a development CA and a gateway signing key/certificate in `folder`; never overwrite."""
+                   now: datetime, days: int = 365, encryption: str = "rsa") -> list[DevFile]:
+    """Make a development CA, a gateway signing key/certificate and an encryption key/certificate
+    (`encryption`: rsa or ec) in `folder`; never overwrite."""
     existing = [folder / f for f in DEV_FILES if (folder / f).exists()]
     if existing:
         raise ConfigError(f"refusing to overwrite existing key material: {', '.join(map(str, existing))}")
@@ -139,6 +152,8 @@ def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name
                  now=now, kind=kind, days=days * 2)
     own = make_identity(ca, f"CN={_escape(authority_name)},OU={_escape(authority_id)},O=xoev-gateway development",
                         now=now, kind=kind, days=days)
+    enc = make_identity(ca, f"CN={_escape(authority_name)} encryption,OU={_escape(authority_id)},"
+                            "O=xoev-gateway development", now=now, kind=encryption, days=days, encryption=True)
     make_dirs(folder)
     written = [
         (DEV_FILES[0], key_pem(ca.key), f"development CA private key ({_describe(ca.key)})"),
@@ -148,6 +163,10 @@ def write_dev_keys(folder: Path, *, kind: str, authority_id: str, authority_name
         (DEV_FILES[3], cert_pem(own.cert, ca.cert), f"gateway signing certificate "
                                                     f"{own.cert.subject.rfc4514_string()} + CA, valid until "
                                                     f"{own.cert.not_valid_after_utc:%Y-%m-%d}"),
+        (DEV_FILES[4], key_pem(enc.key), f"gateway decryption private key ({_describe(enc.key)})"),
+        (DEV_FILES[5], cert_pem(enc.cert, ca.cert), f"gateway encryption certificate (give it to partners) "
+                                                    f"{enc.cert.subject.rfc4514_string()} + CA, valid until "
+                                                    f"{enc.cert.not_valid_after_utc:%Y-%m-%d}"),
     ]
     result = []
     for filename, data, what in written:

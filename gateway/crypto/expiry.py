@@ -12,6 +12,7 @@ from datetime import datetime
 from cryptography import x509
 
 from .keys import DEV_KEY, KeyRing
+from .recipients import Encryption, decryption_keys
 from .trust import TrustStore
 
 
@@ -19,7 +20,8 @@ from .trust import TrustStore
 class Expiring:
     """One certificate or CRL: what it is, whose, its subject and when it runs out."""
 
-    role: str                    # own (current), own, own chain, pinned, ca, crl
+    role: str                    # own (current), own, own chain, decryption, pinned, ca, crl,
+                                 # encryption (current), encryption
     owner: str                   # "self" or the partner id
     subject: str
     expires: datetime | None
@@ -59,9 +61,24 @@ def partner_certificates(store: TrustStore) -> list[Expiring]:
     return rows
 
 
+def encryption_certificates(config, now: datetime) -> list[Expiring]:
+    """Own decryption keys' certificates, then partners' encryption certificates (the one used
+    at `now` marked current)."""
+    rows = [Expiring("decryption", "self", _subject(k.certificate), k.certificate.not_valid_after_utc)
+            for k in decryption_keys(config)]
+    encryption = Encryption.from_config(config)
+    for pid, certs in sorted(encryption.recipients.items()):
+        valid = [c for c in certs if c.not_valid_before_utc <= now < c.not_valid_after_utc]
+        current = max(valid, key=lambda c: c.not_valid_before_utc) if valid else None
+        rows += [Expiring("encryption (current)" if c is current else "encryption", pid, _subject(c),
+                          c.not_valid_after_utc) for c in certs]
+    return rows
+
+
 def all_certificates(config, now: datetime) -> list[Expiring]:
-    """Own, then partner certificates and CRLs of this configuration."""
-    return own_certificates(config, now) + partner_certificates(TrustStore.from_config(config))
+    """Own, then partner certificates and CRLs, then encryption certificates of this configuration."""
+    return (own_certificates(config, now) + partner_certificates(TrustStore.from_config(config))
+            + encryption_certificates(config, now))
 
 
 def _subject(cert: x509.Certificate) -> str:

@@ -189,3 +189,21 @@ _DEFAULT = Headers()
 def read_header(root: etree._Element | etree._ElementTree) -> Header:
     """The routing facts of one of our own messages (profile xoev-g2g)."""
     return _DEFAULT.read(root)
+
+
+def routing_facts(header: Header) -> dict[str, str]:
+    """The header as the routing facts an encrypted message carries unencrypted
+    (gateway.crypto.encryption: authorities, id, type, time, standard; no personal data)."""
+    return {"root": header.root, "uuid": header.message_uuid, "type": header.message_type,
+            "author": header.author, "reader": header.reader, "created": header.created,
+            "standard": header.standard}
+
+
+def from_routing_facts(facts: dict[str, str]) -> Header:
+    """The claimed header of an encrypted message; MessageError when a fact is missing."""
+    missing = [k for k in ("root", "uuid", "type", "author", "reader") if not facts.get(k)]
+    if missing:
+        raise MessageError(f"encrypted message without routing facts ({', '.join(missing)} missing): "
+                           "cannot tell whom to answer")
+    return Header(facts["root"], facts["uuid"], facts["type"], facts["author"], facts["reader"],
+                  facts.get("created", ""), facts.get("standard") or OWN_NAME)

@@ -2,7 +2,10 @@
 from received bytes to a stored message and a signed receipt.
 
 In this order (issue 5): size limit (server) -> hardened parse -> partner identified from
-the header's autor -> signature verified against THAT partner's trust -> the signed content
+the header's autor (of an encrypted message: from its unencrypted routing facts) -> decrypted
+with our own key (issue 17; failure: negative receipt "cannot decrypt", audited) -> signature
+verified against THAT partner's trust -> a partner with `encrypt = true` that sent in clear is
+refused -> the signed content
 is read again (never the unsigned document) -> validated -> duplicate check -> durably
 stored -> signed receipt. A positive receipt is signed before and stored in the same
 transaction as the message (one commit per message), and given out only after that commit;
@@ -19,14 +22,15 @@ from datetime import datetime
 from .. import logcontext
 from .. import xml as hardened
 from ..config import PartnerSpec
+from ..crypto.encryption import is_encrypted, routing
 from ..crypto.tls import fingerprint
-from ..errors import MessageError, SignatureError, errors_of
+from ..errors import DecryptionError, MessageError, SignatureError, errors_of
 from ..model import Direction, NewReceipt, State
 from ..ports import InboundResult, Peer, StatusInfo
 from . import receipts as rc
 from .admission import Admission
-from .header import Header
-from .receipt_flow import SENT_RECEIPT, digest
+from .header import Header, from_routing_facts
+from .receipt_flow import ENCRYPTED_EVIDENCE, SENT_RECEIPT, digest
 
 
 class InboundPipeline:
@@ -42,7 +46,8 @@ class InboundPipeline:
         gw = self.gw
         now = gw.clock()
         tree = await asyncio.to_thread(hardened.parse, xml, gw.limits)
-        claimed = gw.headers.read(tree)
+        encrypted = is_encrypted(tree.getroot())
+        claimed = from_routing_facts(routing(tree.getroot())) if encrypted else gw.headers.read(tree)
         rc.check_reference(claimed.message_uuid)
         logcontext.bind(message_uuid=claimed.message_uuid, partner=claimed.author, type=claimed.root)
         partner = gw.directory.find(claimed.author)
@@ -52,31 +57,54 @@ class InboundPipeline:
         problem = _tls_problem(partner, peer)
         if problem:
             return await self._refuse(claimed, rc.UNKNOWN_SENDER, problem, now, peer)
+        received, evidence = xml, None
+        if encrypted:
+            try:
+                xml = await asyncio.to_thread(gw.encryption.decrypt, tree.getroot())
+            except DecryptionError as exc:
+                return await self._refuse(claimed, rc.CANNOT_DECRYPT, exc.reason, now, peer,
+                                          told=DecryptionError.TEXT, event="message.undecryptable")
+            evidence = NewReceipt(received, True, kind=ENCRYPTED_EVIDENCE,
+                                  detail="the message as received, encrypted")
         try:
             async with self.admission.turn(partner.id, peer):   # bounded, fair; not for a gone client
                 verified = await asyncio.to_thread(gw.verifier.verify, xml, partner=partner.id, now=now)
         except SignatureError as exc:
             return await self._refuse(claimed, rc.signature_feedback(exc), str(exc), now, peer)
+        except MessageError as exc:
+            if not encrypted:
+                raise
+            return await self._refuse(claimed, rc.CANNOT_DECRYPT, f"decrypted content is no acceptable XML "
+                                      f"document: {exc}", now, peer, told=DecryptionError.TEXT,
+                                      event="message.undecryptable")
         header = gw.headers.read(verified.tree)  # from here on: only what was signed
-        if (header.message_uuid, header.author) != (claimed.message_uuid, claimed.author):
+        if (header.message_uuid, header.author) != (claimed.message_uuid, claimed.author) or \
+                (encrypted and _facts(header) != _facts(claimed)):
             return await self._refuse(claimed, rc.SIGNATURE_INVALID, "the signed header differs from "
-                                      "the document's header", now, peer)
+                                      "the document's header" + (" (routing facts of the encrypted message)"
+                                                                 if encrypted else ""), now, peer)
+        if not encrypted and gw.encryption.required(partner.id) and not rc.is_receipt(header.root):
+            return await self._refuse(claimed, rc.NOT_ENCRYPTED, f"{partner.id} must encrypt its messages "
+                                      "for us (encrypt = true); this one arrived in clear", now, peer)
         if rc.is_receipt(header.root):
             return await self._take_receipt(header, xml, verified.tree, partner, peer, now)
         if header.reader != gw.authority.kennung:
             return await self._reject(header, xml, partner, [rc.Feedback(
-                rc.UNKNOWN_READER, f"message is for {header.reader}, this gateway is {gw.authority.kennung}")], now)
+                rc.UNKNOWN_READER, f"message is for {header.reader}, this gateway is {gw.authority.kennung}")],
+                now, evidence)
         found = await asyncio.to_thread(gw.validator.validate_tree, verified.tree, now=now)
         issues = errors_of(found)
         if issues:
             return await self._reject(header, xml, partner, [
-                rc.Feedback(rc.CHECK_CODES.get(i.check, rc.SCHEMA), i.format()[:2000]) for i in issues[:20]], now)
+                rc.Feedback(rc.CHECK_CODES.get(i.check, rc.SCHEMA), i.format()[:2000]) for i in issues[:20]],
+                now, evidence)
         accepted = [rc.Feedback(rc.ACCEPTED)]
-        receipt = await self._build(header, partner, True, accepted, now, digest=digest(xml))
-        stored = await gw.store.record_inbound(   # the message and our receipt: one transaction
+        receipt = await self._build(header, partner, True, accepted, now, digest=digest(received))
+        stored = await gw.store.record_inbound(   # the message, its evidence and our receipt: one transaction
             message_uuid=header.message_uuid, message_type=header.root, partner=partner.id, payload=xml,
-            actor=f"{peer.transport}:{partner.id}", state=State.VERIFIED,
-            detail=f"signed by {verified.signer.subject} ({verified.signer.via})",
+            actor=f"{peer.transport}:{partner.id}", state=State.VERIFIED, evidence=evidence,
+            detail=f"{'decrypted, ' if encrypted else ''}signed by {verified.signer.subject} "
+                   f"({verified.signer.via})",
             receipt=NewReceipt(receipt, True, kind=SENT_RECEIPT, detail=rc.ACCEPTED), receipt_actor=gw.node)
         warnings = [i for i in found if i.is_warning]
         if warnings and stored.outcome.value == "new":
@@ -113,27 +141,30 @@ class InboundPipeline:
             raise
         return InboundResult(header.message_uuid, True, b"", info.codes)
 
-    async def _reject(self, header: Header, xml: bytes, partner: PartnerSpec, feedback, now) -> InboundResult:
+    async def _reject(self, header: Header, xml: bytes, partner: PartnerSpec, feedback, now,
+                      evidence: NewReceipt | None = None) -> InboundResult:
         """An authenticated but unacceptable message: stored as rejected, negative receipt."""
         detail = "; ".join(f"{f.code} {f.text}" for f in feedback)[:2000]
         stored = await self.gw.store.record_inbound(
             message_uuid=header.message_uuid, message_type=header.root, partner=partner.id, payload=xml,
-            actor=partner.id, state=State.REJECTED, detail=detail)
+            actor=partner.id, state=State.REJECTED, detail=detail, evidence=evidence)
         if stored.outcome.value == "duplicate" and stored.message.state is not State.REJECTED:
             feedback = [rc.Feedback(rc.DUPLICATE_CONFLICT, "message UUID already used")]
         return await self._answer(header, partner, False, list(feedback), now,
                                   stored.message.id if stored.outcome.value == "new" else None,
                                   digest=digest(xml))
 
-    async def _refuse(self, claimed: Header, code: str, reason: str, now: datetime, peer: Peer) -> InboundResult:
-        """An unauthenticated message: audited, never stored; negative receipt to the claimed
-        author that names no digest (rc.settles: it never settles the author's message, since
-        anyone can send a copy under its UUID)."""
-        await self.gw.store.audit("message.refused", actor=f"{peer.transport}:{peer.remote}", details={
+    async def _refuse(self, claimed: Header, code: str, reason: str, now: datetime, peer: Peer, *,
+                      told: str | None = None, event: str = "message.refused") -> InboundResult:
+        """An unauthenticated message: audited (with the `reason`), never stored; negative
+        receipt to the claimed author (saying `told`, when given, instead of the reason) that
+        names no digest (rc.settles: it never settles the author's message, since anyone can
+        send a copy under its UUID)."""
+        await self.gw.store.audit(event, actor=f"{peer.transport}:{peer.remote}", details={
             "message_uuid": claimed.message_uuid, "claimed_author": claimed.author, "code": code,
             "reason": reason[:500]})
         partner = self.gw.directory.find(claimed.author)
-        return await self._answer(claimed, partner, False, [rc.Feedback(code, reason)], now, None,
+        return await self._answer(claimed, partner, False, [rc.Feedback(code, told or reason)], now, None,
                                   reader=claimed.author)
 
     async def _answer(self, header: Header, partner: PartnerSpec | None, accepted: bool, feedback,
@@ -176,6 +207,11 @@ def _warnings_text(warnings) -> str:
     shown = "; ".join(w.format(layer=True) for w in warnings[:10])
     more = f" (+{len(warnings) - 10} more)" if len(warnings) > 10 else ""
     return f"validation warnings: {shown}{more}"[:2000]
+
+
+def _facts(header: Header) -> tuple[str, ...]:
+    """What the routing facts of an encrypted message claim and the signed header must say."""
+    return (header.root, header.message_uuid, header.message_type, header.author, header.reader)
 
 
 def _tls_problem(partner: PartnerSpec, peer: Peer) -> str:

@@ -35,7 +35,7 @@ from ..model import Message, NewReceipt, State, Submitted
 from ..ports import Outgoing, Peer, SendResult
 from . import receipts as rc
 from .delivery import timeouts
-from .header import Header
+from .header import Header, routing_facts
 
 log = logging.getLogger("gateway.outbound")
 SYNC_REPLY = "sync-reply"           # TransportEvent kind: a sendMessageSync reply (XTA)
@@ -59,14 +59,16 @@ async def submit_new(gw, message_type: str, record: Any, *, to: str, client: str
     done = await gw.store.submit_outbound(
         message_uuid=uuid, message_type=message_type, partner=partner.id, payload=signed,
         actor=actor, client=client, client_ref=client_ref, state=State.READY,
-        detail=f"built, validated and signed for {partner.id}")
+        detail=f"built, validated, signed{' and encrypted' if gw.encryption.required(partner.id) else ''} "
+               f"for {partner.id}")
     if done.created:
         gw.delivery.wake()          # handed to delivery at once; the outbox scan is the safety net
     return done
 
 
 def prepare(gw, message_type: str, record: Any, partner: PartnerSpec, now: datetime) -> tuple[bytes, str]:
-    """The signed message bytes and its UUID for a record (CPU-bound: run in a thread)."""
+    """The signed (and, for a partner with `encrypt = true`, then encrypted) message bytes and
+    its UUID for a record (CPU-bound: run in a thread)."""
     message_type_plan = gw.registry.get(message_type).plan
     if isinstance(record, dict):
         record = dict(record)
@@ -84,7 +86,16 @@ def prepare(gw, message_type: str, record: Any, partner: PartnerSpec, now: datet
     if issues:  # the backend sent a record: name its fields, not XML paths
         raise ValidationFailed(to_record_paths(issues, message_type_plan, root))
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    return gw.signer.sign(xml, now=now, partner=partner.id), header.message_uuid
+    return seal(gw, xml, header, partner, now), header.message_uuid
+
+
+def seal(gw, xml: bytes, header: Header, partner: PartnerSpec, now: datetime) -> bytes:
+    """Sign, then (for a partner with `encrypt = true`) encrypt for the partner's current
+    encryption certificate, keeping the header's routing facts readable (docs/encryption.md)."""
+    signed = gw.signer.sign(xml, now=now, partner=partner.id)
+    if gw.encryption.required(partner.id):
+        signed = gw.encryption.encrypt_for(partner.id, signed, now=now, routing=routing_facts(header))
+    return signed
 
 
 async def submit_xml(gw, xml: bytes, *, to: str, client: str = "", client_ref: str | None = None,
@@ -103,12 +114,14 @@ async def submit_xml(gw, xml: bytes, *, to: str, client: str = "", client_ref: s
     return await gw.store.submit_outbound(
         message_uuid=header.message_uuid, message_type=header.root, partner=partner.id, payload=signed,
         actor=actor, client=client, client_ref=client_ref, state=State.READY,
-        detail=f"{header.standard} message validated and signed for {partner.id}")
+        detail=f"{header.standard} message validated, signed"
+               f"{' and encrypted' if gw.encryption.required(partner.id) else ''} for {partner.id}")
 
 
 def prepare_xml(gw, xml: bytes, to: str, now: datetime,
                 authorize: Callable[[Header], None] | None = None) -> tuple[bytes, Header, PartnerSpec]:
-    """(signed bytes, header, partner) of a backend's XML message (CPU-bound: in a thread)."""
+    """(signed, perhaps encrypted, bytes, header, partner) of a backend's XML message (CPU-bound:
+    in a thread)."""
     tree = hardened.parse(xml, gw.limits)
     root = tree.getroot()
     schema = gw.validator.catalog.select(root)
@@ -127,7 +140,7 @@ def prepare_xml(gw, xml: bytes, to: str, now: datetime,
     issues = errors_of(gw.validator.validate_tree(tree, now=now))
     if issues:
         raise ValidationFailed(issues)
-    return gw.signer.sign(xml, now=now, partner=partner.id), header, partner
+    return seal(gw, xml, header, partner, now), header, partner
 
 
 async def drain_once(gw, limit: int = 20) -> int:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..errors import DeliveryError, MessageError
 from ..files import write_atomic
-from ..model import Direction
 from ..ports import ERROR_SUFFIX, NamedSource, Peer
+from .receipt_flow import stored_for
 
 log = logging.getLogger("gateway.polling")
 
@@ -55,7 +55,7 @@ async def poll(gw, named: NamedSource, limit: int) -> PollReport:
                 await _quarantine(gw, named, item, note)
             else:
                 ok = result.accepted
-                stored = await _stored(gw, result.message_uuid, item.xml) if result.receipt_xml else None
+                stored = (await stored_for(gw, result.message_uuid, item.xml)) if result.receipt_xml else None
                 if stored is not None:
                     await gw.keep_events(stored.id, named.transport, item.events)
                     if named.receipts_back:
@@ -82,12 +82,6 @@ async def _settled(gw, named: NamedSource, item, msg_id: str) -> None:
         await gw.store.note(msg_id, actor=named.transport, detail=f"settled at {named.name} ({item.handle})")
     except Exception:  # noqa: BLE001 - the message is stored and settled; only the note is missing
         log.exception("source %s: settle note for %s not written", named.name, msg_id)
-
-
-async def _stored(gw, message_uuid: str, xml: bytes):
-    """The inbound message stored with exactly these bytes, or None."""
-    msg = await gw.store.find(Direction.IN, message_uuid)
-    return msg if msg is not None and msg.digest == hashlib.sha256(xml).hexdigest() else None
 
 
 async def _quarantine(gw, named: NamedSource, item, reason: str) -> Path:

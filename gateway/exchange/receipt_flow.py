@@ -16,6 +16,7 @@ from ..ports import InboundResult, TransportEvent
 from . import receipts as rc
 
 SENT_RECEIPT = "receipt-sent"        # receipt kind: ours, for a message we received
+ENCRYPTED_EVIDENCE = "encrypted"     # receipt kind: a received message as it arrived, encrypted
 RECEIPT_CLIENT = "gateway:receipts"  # client of the outbound receipts we send back (client_ref:
                                      # the received message's id, then <id>/2, <id>/3 ...)
 
@@ -90,8 +91,8 @@ async def send_receipt_back(gw, result: InboundResult, xml: bytes) -> Message | 
     the first, `<id>/2`, `<id>/3`, ... for the ones after it."""
     if not result.receipt_xml:
         return None
-    got = await gw.store.find(Direction.IN, result.message_uuid)
-    if got is None or got.digest != digest(xml) or rc.is_receipt(got.message_type):
+    got = await stored_for(gw, result.message_uuid, xml)
+    if got is None or rc.is_receipt(got.message_type):
         return None
     earlier = await _receipts_back(gw, got.id)
     if earlier and not earlier[-1].final:
@@ -117,6 +118,19 @@ async def send_receipt_back(gw, result: InboundResult, xml: bytes) -> Message | 
                             f"to {got.partner} as message {sub.message.id}" + (" (again: the sender sent the "
                             "message again, our earlier receipt may be lost)" if again else ""))
     return sub.message
+
+
+async def stored_for(gw, message_uuid: str, xml: bytes) -> Message | None:
+    """The inbound message stored for exactly these received bytes (kept as they are, or
+    decrypted from them: then they are its encrypted evidence), or None."""
+    got = await gw.store.find(Direction.IN, message_uuid)
+    if got is None:
+        return None
+    sha = digest(xml)
+    if got.digest == sha or any(r.kind == ENCRYPTED_EVIDENCE and r.digest == sha
+                                for r in await gw.store.receipts(got.id)):
+        return got
+    return None
 
 
 def _ref(msg_id: str, number: int) -> str:

@@ -28,6 +28,8 @@ RULE = "1003"
 SIGNATURE_INVALID = "1100"
 SIGNER_UNTRUSTED = "1101"
 NOT_SIGNED = "1102"
+CANNOT_DECRYPT = "1103"          # an encrypted message we cannot decrypt (the text says only that)
+NOT_ENCRYPTED = "1104"           # a partner with encrypt = true sent in clear
 UNKNOWN_READER = "1200"
 UNKNOWN_SENDER = "1201"
 DUPLICATE_CONFLICT = "1300"

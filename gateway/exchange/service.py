@@ -1,5 +1,5 @@
-"""The wired gateway: `Gateway` holds the parts (store, signer, verifier, directory,
-senders, retry policy, clock) and is the public face of what they do together.
+"""The wired gateway: `Gateway` holds the parts (store, signer, verifier, encryption,
+directory, senders, retry policy, clock) and is the public face of what they do together.
 
 The work lives in modules named after it:
   gateway.exchange.outbound      submit, prepare, drain the outbox, deliver, settle by a receipt
@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from ..crypto.encryption import Decryptor
+from ..crypto.recipients import Encryption
 from ..mapping import Authority, Registry
 from ..model import Message, Submitted
 from ..ports import InboundResult, TransportEvent
@@ -43,7 +45,8 @@ class Gateway:
 
     def __init__(self, *, config, store, registry: Registry, validator, signer, verifier,
                  directory: Directory, senders: Mapping[str, Any], policy: RetryPolicy,
-                 metrics=None, clock: Callable[[], datetime] = utcnow, node: str = "node"):
+                 metrics=None, clock: Callable[[], datetime] = utcnow, node: str = "node",
+                 encryption: Encryption | None = None):
         self.config = config
         self.store = store
         self.registry = registry
@@ -51,6 +54,7 @@ class Gateway:
         self.headers = Headers(validator.catalog.standards)  # compiled once: start-up errors here
         self.signer = signer
         self.verifier = verifier
+        self.encryption = encryption or Encryption({}, frozenset(), Decryptor(()))
         self.directory = directory
         self.senders = dict(senders)
         self.policy = policy

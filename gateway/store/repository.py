@@ -152,16 +152,19 @@ class Store:
     async def record_inbound(self, *, message_uuid: str, message_type: str, partner: str,
                              payload: bytes, actor: str, state: State = State.RECEIVED,
                              detail: str = "", transport_id: str | None = None,
-                             receipt: NewReceipt | None = None, receipt_actor: str = "") -> Inbound:
+                             receipt: NewReceipt | None = None, receipt_actor: str = "",
+                             evidence: NewReceipt | None = None) -> Inbound:
         """Store a received message. Same UUID and content again: DUPLICATE (acknowledge
         again, do not deliver again); same UUID, other content: CONFLICT (reject; flagged
         in the audit log and the first message's routing slip). `receipt` (our answer to a
         NEW message) is stored in the same transaction, as `add_receipt` would by
-        `receipt_actor`; for a duplicate or conflict it is not stored."""
+        `receipt_actor`; for a duplicate or conflict it is not stored. So is `evidence` (the
+        message as it arrived, when that differs from `payload`, e.g. encrypted), by `actor`."""
         check_transition(Direction.IN, None, state)
+        kept = ((evidence, actor),) if evidence else ()
+        kept += ((receipt, receipt_actor or actor),) if receipt else ()
         msg, created = await self._create(Direction.IN, message_uuid, message_type, partner,
-                                          payload, actor, state, detail,
-                                          receipt=(receipt, receipt_actor or actor) if receipt else None,
+                                          payload, actor, state, detail, kept=kept,
                                           transport_id=transport_id)
         if created:
             return Inbound(msg, InboundOutcome.NEW)
@@ -183,9 +186,9 @@ class Store:
 
     async def _create(self, direction: Direction, message_uuid: str, message_type: str,
                       partner: str, payload: bytes, actor: str, state: State, detail: str,
-                      receipt: tuple[NewReceipt, str] | None = None, **extra: Any) -> tuple[Message, bool]:
+                      kept: Sequence[tuple[NewReceipt, str]] = (), **extra: Any) -> tuple[Message, bool]:
         """Insert a message (payload file first) unless its UUID (or client ref) exists, with
-        `receipt` (receipt, actor) when given; return (the stored message, created)."""
+        the receipt records `kept` ((receipt, actor), ...); return (the stored message, created)."""
         msg_id, now = new_id(), self.clock()
         row = {"id": msg_id, "direction": direction.value, "message_uuid": message_uuid,
                "message_type": message_type, "partner": partner, "client": "",
@@ -214,8 +217,8 @@ class Store:
                                "partner": partner, "sha256": row["digest"], "size": len(payload)}
                     if name:
                         await audit.append(conn, [AuditEvent(name, actor, msg_id, details)], now)
-                    if receipt is not None:
-                        await self._store_receipt(conn, msg_id, state, *receipt)
+                    for record, by in kept:
+                        await self._store_receipt(conn, msg_id, state, record, by)
         except BaseException:
             if row["payload_file"]:
                 self.files.remove(row["payload_file"])

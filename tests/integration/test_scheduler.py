@@ -167,15 +167,16 @@ async def test_gateway_jobs_drain_scan_and_deliver(pair, tmp_path):
 
 
 async def test_certificate_check_warns_about_expiring_certificates(pair, caplog):
-    """Dev certificates: signing certs live a year, their CAs two years."""
+    """Dev certificates: signing and encryption certs live a year, their CAs two years."""
     a = await pair.a(keys={"expiry_warning_days": 400})
     with caplog.at_level(logging.WARNING, logger="gateway.scheduler"):
         summary = scheduler.expiring_certificates(a.config, a.clock())
-    assert summary == "2 of 4 expired or expiring within 400 days"   # own + partner signing certs
-    assert caplog.text.count("certificate expires soon") == 2
+    assert summary == "3 of 5 expired or expiring within 400 days"   # own + partner signing, own encryption
+    assert caplog.text.count("certificate expires soon") == 3
     assert "pinned of ags:09162001 (CN=Standesamt" in caplog.text
+    assert "decryption of self (CN=Bürgerportal encryption" in caplog.text
     quiet = await pair.a(keys={"expiry_warning_days": 30})
-    assert scheduler.expiring_certificates(quiet.config, quiet.clock()).startswith("0 of 4")
+    assert scheduler.expiring_certificates(quiet.config, quiet.clock()).startswith("0 of 5")
 
 
 async def test_health_lists_the_jobs(pair):
