@@ -19,8 +19,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=nodes_command)
     p = sub.add_parser("status", help="queues, waiting messages, partners, nodes, jobs and certificates at a glance",
-                       description="What an operator needs to see: messages by state, the oldest waiting message "
-                                   "per partner, partners with their last success and failure, nodes, last and "
+                       description="What an operator needs to see: messages by state, stuck messages, the oldest "
+                                   "waiting message per partner, partners with their breaker, last success and "
+                                   "failure, nodes, last and "
                                    "next job runs, certificates expiring. Exit 1 when something needs attention "
                                    "(listed last), for cron and monitoring.")
     p.add_argument("--json", action="store_true", help="print JSON (the same data; exit code as without)")
@@ -98,6 +99,9 @@ def print_status(data: dict) -> None:
         parts = [f"{q['state']}={q['count']}" for q in data["queues"] if q["direction"] == direction]
         print(f"  {direction:<4} {' '.join(parts) or '(none)'}")
     print(f"  webhook events not yet delivered: {data['webhook_backlog']}")
+    for g in data["stuck"]:
+        print(f"  stuck: {g['count']} {g['direction']}/{g['state']} longer than {g['threshold']:g}s, oldest since "
+              f"{g['oldest']}")
     print("\nWAITING (outbound, oldest first)")
     for w in data["waiting"] or []:
         print(f"  {w['partner']:<24} {w['waiting']:>6} waiting, oldest {w['oldest']} ({_age(w['age_seconds'])}, "
@@ -106,8 +110,8 @@ def print_status(data: dict) -> None:
         print("  (nothing waiting)")
     print("\nPARTNERS")
     for p in data["partners"]:
-        print(f"  {p['partner']:<24} {p['transport']:<6} last success {p['last_success'] or '-':<20} "
-              f"last failure {p['last_failure'] or '-'}")
+        print(f"  {p['partner']:<24} {p['transport']:<6} breaker {p['breaker']:<8} last success "
+              f"{p['last_success'] or '-':<20} last failure {p['last_failure'] or '-'}")
     print("\nNODES")
     for n in data["nodes"]:
         print(f"  {n['name']:<24} {'live' if n['live'] else 'stopped' if n['stopped_at'] else 'gone':<8} "

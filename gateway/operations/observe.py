@@ -8,7 +8,8 @@ wired. It counts at the edges, without touching the exchange code:
   those arriving as messages, via `take_receipt`) are counted by result and feedback code;
 - `metrics.sampler` reads the store before each scrape: messages by direction, state and
   partner, the oldest non-final message per state, webhook and inbound backlogs, live nodes,
-  certificate expiry (read at most every 10 min).
+  circuit breakers per partner and transport, stuck messages per state ([sanitizer]
+  thresholds), certificate expiry (read at most every 10 min).
 """
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from sqlalchemy import func, select
 from ..errors import Refused, RetryLater
 from ..model import FINAL, Direction, State
 from ..store import nodes as store_nodes
+from ..store.breakers import CLOSED, OPEN, PROBING
 from ..store.tables import messages, webhook_events
 
 CERT_EVERY = timedelta(minutes=10)
+BREAKER_STATES = (CLOSED, OPEN, PROBING)
 SAMPLE_EVERY = 5.0           # seconds: scrapes closer together reuse the last sample (the queries scan the store)
 
 
@@ -137,6 +140,14 @@ class Sampler:
         audit = (await store_nodes.last_finished(gw.store, ["audit"])).get("audit")
         if audit is not None:
             mx.audit_ok.set(1 if audit.ok else 0)
+        mx.breaker.clear()
+        for breaker in await gw.store.breakers():
+            partner = breaker.partner if breaker.partner in known else "other"
+            for state in BREAKER_STATES:
+                mx.breaker.labels(partner, breaker.transport, state).set(1 if breaker.state == state else 0)
+        mx.stuck.clear()
+        for group in await gw.store.stuck(stuck_thresholds(gw.config), now=now, sample=0):
+            mx.stuck.labels(group.direction.value, group.state.value).set(group.count)
         live = await store_nodes.list_nodes(gw.store, now=now, live_within=self._live_within())
         mx.nodes.set(sum(1 for n in live if n.live))
         if self._certs_at is None or now - self._certs_at >= CERT_EVERY:
@@ -162,6 +173,11 @@ class Sampler:
             soonest[key] = min(days, soonest.get(key, days))
         for (role, owner), days in soonest.items():
             self.metrics.cert_days.labels(role, owner).set(round(days, 2))
+
+
+def stuck_thresholds(config) -> dict[State, float]:
+    """[sanitizer]'s per-state thresholds (seconds), for Store.stuck."""
+    return {State(k): v for k, v in config.sanitizer.thresholds().items()}
 
 
 def _final_states() -> list[str]:

@@ -61,20 +61,29 @@ async def gather(store, config, now: datetime, *, jobs=None, node: str = "") -> 
         entry = last.setdefault(partner, {})
         if entry.get(kind) is None or at > entry[kind]:
             entry[kind] = at
+    breakers = {(b.partner, b.transport): b for b in await store.breakers()}
     partners = []
     for spec in config.partners.values():
         seen = last.get(spec.id, {})
+        breaker = breakers.get((spec.id, spec.transport))
         partners.append({"partner": spec.id, "name": spec.name, "transport": spec.transport,
                          "last_success": _stamp(seen.get("last_success")),
                          "last_failure": _stamp(seen.get("last_failure")),
-                         "waiting": waiting.get(spec.id, {}).get("waiting", 0)})
+                         "waiting": waiting.get(spec.id, {}).get("waiting", 0),
+                         "breaker": breaker.state if breaker else "closed",
+                         "breaker_failures": breaker.failures if breaker else 0,
+                         "breaker_retry_at": _stamp(breaker.retry_at) if breaker else None,
+                         "breaker_last_error": (breaker.last_error or "") if breaker else ""})
+    from .observe import stuck_thresholds
+    stuck = [{**g.as_dict(), "oldest": _stamp(g.oldest)}
+             for g in await store.stuck(stuck_thresholds(config), now=now)]
     sched = config.scheduler
     node_rows = await store_nodes.list_nodes(store, now=now, live_within=sched.node_timeout)
     job_rows = await _jobs(store, config, now, jobs, node)
     certs = _certificates(config, now)
     status = {"at": _stamp(now), "authority": config.gateway.authority_id, "backend": store.backend,
               "queues": queues, "waiting": waiting_rows, "partners": partners,
-              "webhook_backlog": hooks, "nodes": [n.as_dict() for n in node_rows], "jobs": job_rows,
+              "webhook_backlog": hooks, "stuck": stuck, "nodes": [n.as_dict() for n in node_rows], "jobs": job_rows,
               "certificates": certs}
     status["attention"] = attention(status, config)
     return status
@@ -137,8 +146,8 @@ def _certificates(config, now: datetime) -> list[dict]:
 
 def attention(status: dict, config) -> list[str]:
     """What needs an operator, one line each: dead or failed messages, a message waiting
-    longer than [delivery] receipt_timeout (or a day), no live node, a job whose last run
-    failed, certificates expired or expiring."""
+    longer than [delivery] receipt_timeout (or a day), a breaker not closed, stuck messages,
+    no live node, a job whose last run failed, certificates expired or expiring."""
     lines = []
     for q in status["queues"]:
         if q["direction"] == "out" and q["state"] in (State.DEAD.value, State.FAILED.value) and q["count"]:
@@ -148,6 +157,14 @@ def attention(status: dict, config) -> list[str]:
         if row["age_seconds"] > limit:
             lines.append(f"partner {row['partner']}: oldest waiting message is {row['age_seconds'] // 3600} h old "
                          f"({row['oldest_state']})")
+    for p in status["partners"]:
+        if p["breaker"] != "closed":
+            lines.append(f"partner {p['partner']} ({p['transport']}): circuit breaker {p['breaker']} after "
+                         f"{p['breaker_failures']} failure(s), next probe {p['breaker_retry_at'] or '-'}: "
+                         f"{p['breaker_last_error']}"[:300])
+    for g in status["stuck"]:
+        lines.append(f"{g['count']} {g['direction']} message(s) in {g['state']} longer than {g['threshold']:g}s "
+                     f"(oldest since {g['oldest']}, e.g. {', '.join(g['sample'][:3])})")
     if status["nodes"] and not any(n["live"] for n in status["nodes"]):
         lines.append("no node is live (no heartbeat within [scheduler] node_timeout)")
     for job in status["jobs"]:

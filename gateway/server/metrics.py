@@ -2,7 +2,8 @@
 do not collide), served at `/metrics` (docs/operations.md lists every metric).
 
 Counters and histograms are updated where things happen; the gauges that describe the
-store (messages by state, oldest message, backlogs, nodes, certificates) are
+store (messages by state, oldest message, backlogs, nodes, breakers, stuck messages,
+certificates) are
 set by `sampler`, an async callable the operations floor installs, run before each scrape.
 Label values are bounded: partner ids come from the partner directory, states and outcomes
 from fixed sets, feedback codes through `bounded_code`; never a message id.
@@ -69,6 +70,11 @@ class Metrics:
                                     "Received messages not yet handed to the backend (inbound folders "
                                     "or API fetch)", registry=r)
         self.nodes = Gauge("gateway_nodes_live", "Gateway nodes with a recent heartbeat in the store", registry=r)
+        self.breaker = Gauge("gateway_breaker_state", "Circuit breaker per partner and transport: 1 for its "
+                             "current state (closed, open, probing), 0 for the others", ["partner", "transport", "state"],
+                             registry=r)
+        self.stuck = Gauge("gateway_stuck_messages", "Messages longer in a non-final state than the "
+                           "[sanitizer] threshold of that state", ["direction", "state"], registry=r)
         self.audit_ok = Gauge("gateway_audit_chain_ok", "1 when the last audit-chain verification (job audit) "
                               "found the chain intact, 0 when broken", registry=r)
         self.cert_days = Gauge("gateway_certificate_expiry_days", "Days until a certificate or CRL runs out "

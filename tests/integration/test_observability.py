@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import sqlite3
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,6 +19,7 @@ from gateway.model import State
 from gateway.operations import health, logs, observe, scheduler, status
 from gateway.operations.cluster import Cluster
 from gateway.server.metrics import MAX_CODES, Metrics
+from gateway.store.breakers import BreakerRule
 
 
 @pytest.fixture
@@ -188,3 +190,32 @@ async def test_a_delivery_logs_with_its_message(pair, caplog):
     assert f"message_id={msg.id} message_uuid={msg.message_uuid} partner={OFFICE}" in text or \
         "after the delivery" in text
     assert "after the delivery" in text and f"message_id={msg.id}" not in text.split("after the delivery")[1]
+
+
+async def test_breakers_and_stuck_messages_in_metrics_and_status(pair):
+    """An open breaker and a message stuck past its [sanitizer] threshold show in the
+    metrics, in the status data and as attention lines."""
+    a = await pair.a(sanitizer={"ready": 60})
+    metrics = Metrics()
+    observe.instrument(a, metrics)
+    msg = await a.submit(LETTER, example(), to=OFFICE)
+    rule = BreakerRule(threshold=2, cooldown=30)
+    for _ in range(2):
+        await a.store.record_delivery(OFFICE, "memory", False, rule, actor="test", error="connection refused")
+    await metrics.sampler.sample()
+    got = samples(metrics.render().decode())
+    assert got[("gateway_breaker_state", (("partner", OFFICE), ("state", "open"), ("transport", "memory")))] == 1
+    assert got[("gateway_breaker_state", (("partner", OFFICE), ("state", "closed"), ("transport", "memory")))] == 0
+    assert ("gateway_stuck_messages", (("direction", "out"), ("state", "ready"))) not in got
+    later = a.clock() + timedelta(minutes=5)
+    data = await status.gather(a.store, a.config, later, jobs=[], node=a.node)
+    (partner,) = data["partners"]
+    assert partner["breaker"] == "open" and partner["breaker_failures"] == 2
+    (group,) = data["stuck"]
+    assert (group["direction"], group["state"], group["count"], group["sample"]) == ("out", "ready", 1, [msg.id])
+    assert any(line.startswith(f"partner {OFFICE} (memory): circuit breaker open") for line in data["attention"])
+    assert any(line.startswith("1 out message(s) in ready longer than 60s") for line in data["attention"])
+    a.clock = lambda: later                        # five minutes on: the message is stuck
+    await metrics.sampler.sample()
+    got = samples(metrics.render().decode())
+    assert got[("gateway_stuck_messages", (("direction", "out"), ("state", "ready")))] == 1
