@@ -3,8 +3,10 @@ files, code-list policy `known`) vs raw lxml parse + XMLSchema.validate of the s
 the same schema set, measured in alternating rounds in one run. Target: ours costs at most
 1.25 times raw (rate ratio >= 80 %). The second line set grows the message with 40 more
 Kommunikation blocks, once valid and once each with a wrong list version (80 issues), and
-compares the two: issue paths are built only when an issue is read (ElementIssue), so many
-issues must not make validation many times slower (target: at most 2x the valid copy).
+compares each with raw lxml on the same copy: issue paths are built only when an issue is
+read (ElementIssue), so many issues must not make our validation many times slower than a
+valid message — libxml2 itself slows down on errors; our part on top of it must stay small
+(target for the copy with issues, too: >= 80 % of raw lxml on that copy).
 
 Needs ../shared/reference/xdomea-2.4.0 (read in place, never copied); without it the
 benchmark says so and exits 0.
@@ -85,8 +87,13 @@ def main(argv: list[str]) -> int:
         "raw lxml, the grown valid copy": lambda: raw_schema.validate(etree.fromstring(big)),
         "raw lxml, the grown copy with issues": lambda: raw_schema.validate(etree.fromstring(noisy)),
     }, n=args.n // 4, rounds=args.rounds)
-    report(f"xdomea 0503 grown to {len(big):,} bytes, valid vs {len(noisy_issues)} issues",
-           rates, baseline="gateway, the grown valid copy", target=0.50)
+    report(f"xdomea 0503 grown to {len(big):,} bytes, valid",
+           {k: v for k, v in rates.items() if "valid" in k}, baseline="raw lxml, the grown valid copy", target=0.80)
+    report(f"xdomea 0503 grown to {len(noisy):,} bytes, {len(noisy_issues)} issues",
+           {k: v for k, v in rates.items() if "issues" in k}, baseline="raw lxml, the grown copy with issues",
+           target=0.80)
+    print(f"  with issues / valid: gateway {rates['gateway, the grown copy with issues'] / rates['gateway, the grown valid copy']:.1%}, "
+          f"raw lxml {rates['raw lxml, the grown copy with issues'] / rates['raw lxml, the grown valid copy']:.1%}")
     return 0
 
 
