@@ -73,7 +73,7 @@ async def test_the_outbound_xml_as_stored(pair):
     root = etree.fromstring(reply.body)
     assert etree.QName(root).localname == LETTER
     assert root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is not None
-    assert (await other.call("GET", f"/api/messages/{msg['id']}/xml")).status == 403
+    assert (await other.call("GET", f"/api/messages/{msg['id']}/xml")).status == 404   # out of scope: as unknown (issue 14)
     assert (await mine.call("GET", "/api/messages/" + "f" * 32 + "/xml")).status == 404
     inbound = await pair.receive_at_b(LETTER)     # A -> B: B's received message has no /xml here
     answer = await pair.client(pair.operator).call("GET", f"/api/messages/{inbound.id}/xml")
