@@ -196,7 +196,9 @@ def test_three_nodes_one_killed_every_message_once(tmp_path, pg_url):
         # every one-node job slot ran (finished) once: in the store and in the logs of all nodes
         assert all(done and ok for _, _, _, _, done, ok in runs), [r for r in runs if not (r[4] and r[5])]
         polls = [r for r in runs if r[0] == "poll"]
-        assert len(polls) >= 10 and len({r[2] for r in polls}) >= 2       # several nodes took slots
+        # which node wins a slot is a race (under load one node may win them all): only the count
+        # and the exactly-once rule below are properties of the gateway
+        assert len(polls) >= 10
         assert [r[0] for r in runs].count("certificates") == 1            # the start-up slot, once for 3 nodes
         finished = Counter()
         for node in nodes:
